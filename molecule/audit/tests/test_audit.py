@@ -1,0 +1,271 @@
+"""Verify the audit (nsguard.docker.audit) on a lab VM with planted Docker exposures.
+
+prepare.yml planted: mallory in the docker group, a world-writable Docker socket, dockerd
+on tcp://0.0.0.0:2375 without TLS, a container bind-mounting the socket, and trudy's
+/etc/subuid range inside vagrant's; the daemon runs in default mode. converge.yml ran the
+audit playbook, which wrote the fleet report on the controller (tests/output/audit/report).
+
+The tests read that report, check it against the schema and against the modules run again
+now, screenshot the HTML in headless Chromium, and time both modules inside the VM. The
+artefacts (screenshot, module times) stay in tests/output/audit/.
+"""
+import json
+import os
+import shutil
+import statistics
+import struct
+import subprocess
+import tempfile
+
+import pytest
+
+PROJECT = os.environ["MOLECULE_PROJECT_DIRECTORY"]
+OUT = os.path.join(PROJECT, "tests", "output", "audit")
+REPORT = os.path.join(OUT, "report")
+SCHEMA = os.path.join(PROJECT, "docs", "audit-report.schema.json")
+HOST = "noble-audit"
+MODULES = ("namespace_mode", "socket_exposure")
+REMOTE_TMP = "/tmp/nsguard-audit-timing"
+RUNS = 5
+LIMIT = 1.0  # seconds per module and host
+
+# (finding id, severity, CIS id, subject) planted by prepare.yml
+PLANTED = [
+    ("docker-group-member", "high", "1.1.2", "user:mallory"),
+    ("socket-world-writable", "critical", "3.16", "socket:/run/docker.sock"),
+    ("tcp-no-tls", "critical", "2.7", "tcp:0.0.0.0:2375"),
+    ("container-mounts-socket", "high", "5.31", "container:rootful/sockmount"),
+    ("subid-overlap", "high", None, "subuid:vagrant+trudy"),
+    ("userns-default-mode", "high", "2.9", "daemon:rootful"),
+]
+
+# Runs inside the VM as root: times each kept AnsiballZ module file as Ansible runs it (a
+# fresh python3 process: interpreter start, payload, imports, audit, JSON out), then the
+# audit alone (run_audit from the module's own payload, in one process).
+TIMER = r"""
+import json, os, subprocess, sys, time
+AUDIT = '''
+import json, sys, time
+sys.path.insert(0, sys.argv[1])
+from ansible_collections.nsguard.docker.plugins.module_utils import procfs
+audit = __import__("ansible_collections.nsguard.docker.plugins.module_utils." + sys.argv[2], fromlist=["run_audit"])
+seconds = []
+for _ in range(int(sys.argv[3])):
+    t0 = time.perf_counter()
+    audit.run_audit(procfs.HostFS())
+    seconds.append(time.perf_counter() - t0)
+print(json.dumps(seconds))
+'''
+UTILS = {"namespace_mode": "namespace_audit", "socket_exposure": "socket_audit"}
+runs, files = int(sys.argv[1]), dict(a.split("=", 1) for a in sys.argv[2:])
+out = {}
+for name, path in sorted(files.items()):
+    process = []
+    for _ in range(runs):
+        t0 = time.perf_counter()
+        r = subprocess.run([sys.executable, path], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        process.append(time.perf_counter() - t0)
+        result = json.loads(r.stdout)
+        if r.returncode or result.get("failed"):
+            raise SystemExit("%s failed: %s %s" % (name, r.stdout[-2000:], r.stderr[-2000:]))
+    subprocess.run([sys.executable, path, "explode"], check=True, stdout=subprocess.PIPE)
+    debug_dir = os.path.join(os.path.dirname(path), "debug_dir")
+    audit = subprocess.run([sys.executable, "-c", AUDIT, debug_dir, UTILS[name], str(runs)],
+                           check=True, stdout=subprocess.PIPE)
+    out[name] = {"process_seconds": process, "audit_seconds": json.loads(audit.stdout),
+                 "scan": result.get("scan")}
+print(json.dumps(out))
+"""
+
+
+def _find(findings, fid, subject):
+    return [f for f in findings if f["id"] == fid and f["subject"] == subject]
+
+
+def _key(finding):
+    return (finding["id"], finding["severity"], finding["cis"] or "-", finding["subject"])
+
+
+@pytest.fixture(scope="module")
+def fleet():
+    with open(os.path.join(REPORT, "fleet.json")) as f:
+        return json.load(f)
+
+
+@pytest.fixture(scope="module")
+def audited(fleet):
+    hosts = [h for h in fleet["hosts"] if h["name"] == HOST]
+    assert len(hosts) == 1, [h["name"] for h in fleet["hosts"]]
+    return hosts[0]
+
+
+@pytest.fixture(scope="module")
+def live(host):
+    """Both modules run again now through Ansible, their AnsiballZ files kept in the VM."""
+    host.run("rm -rf %s", REMOTE_TMP)
+    saved = {k: os.environ.get(k) for k in ("ANSIBLE_KEEP_REMOTE_FILES", "ANSIBLE_REMOTE_TMP")}
+    os.environ.update(ANSIBLE_KEEP_REMOTE_FILES="1", ANSIBLE_REMOTE_TMP=REMOTE_TMP)
+    try:
+        results = {m: host.ansible("nsguard.docker." + m, "", become=True, check=False) for m in MODULES}
+    finally:
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+    for m, r in results.items():
+        assert not r.get("failed") and r.get("changed") is False, (m, r)
+    return results
+
+
+@pytest.fixture(scope="module")
+def module_times(host, live):
+    files = {}
+    for m in MODULES:
+        found = host.check_output("find %s -name AnsiballZ_%s.py", REMOTE_TMP, m).split()
+        assert len(found) == 1, found
+        files[m] = found[0]
+    try:
+        times = json.loads(host.check_output(
+            "python3 -c %s %s " + " ".join(["%s"] * len(files)), TIMER, str(RUNS),
+            *["%s=%s" % kv for kv in sorted(files.items())]))
+    finally:
+        host.run("rm -rf %s", REMOTE_TMP)
+    record = {"host": HOST, "runs": RUNS, "limit_seconds": LIMIT, "modules": {}}
+    for m in MODULES:
+        entry = times[m]
+        record["modules"][m] = {
+            "process_seconds_median": round(statistics.median(entry["process_seconds"]), 3),
+            "process_seconds": [round(t, 3) for t in entry["process_seconds"]],
+            "audit_seconds_median": round(statistics.median(entry["audit_seconds"]), 3),
+            "audit_seconds": [round(t, 3) for t in entry["audit_seconds"]],
+            "scan": entry["scan"],
+        }
+    record["both_process_seconds_median"] = round(
+        sum(record["modules"][m]["process_seconds_median"] for m in MODULES), 3)
+    os.makedirs(OUT, exist_ok=True)
+    with open(os.path.join(OUT, "module-times.json"), "w") as f:
+        json.dump(record, f, indent=2)
+    print("module times (s): %s" % json.dumps(record, indent=2))
+    return record
+
+
+# --------------------------------------------------------------------------- the report
+
+
+def test_fleet_json_validates_against_the_schema(fleet):
+    jsonschema = pytest.importorskip("jsonschema")
+    with open(SCHEMA) as f:
+        schema = json.load(f)
+    jsonschema.Draft202012Validator.check_schema(schema)
+    jsonschema.Draft202012Validator(schema, format_checker=jsonschema.FormatChecker()).validate(fleet)
+
+
+def test_report_files_are_private(fleet):
+    for name in ("fleet.json", "fleet.md", "fleet.html"):
+        assert os.stat(os.path.join(REPORT, name)).st_mode & 0o777 == 0o640, name
+
+
+def test_host_audited_completely(fleet, audited):
+    assert audited["status"] == "ok", audited["errors"]
+    assert audited["modules"] == {"namespace_mode": "ok", "socket_exposure": "ok"}
+    assert audited["errors"] == []
+    assert fleet["summary"]["host_status"]["ok"] == 1
+    assert audited["max_severity"] == "critical"
+    assert not [f for f in audited["findings"] if f["id"] in ("audit-incomplete", "daemon-unreachable")]
+
+
+@pytest.mark.parametrize("fid,severity,cis,subject", PLANTED, ids=[p[0] for p in PLANTED])
+def test_planted_exposure_found(audited, fid, severity, cis, subject):
+    hits = _find(audited["findings"], fid, subject)
+    assert len(hits) == 1, [_key(f) for f in audited["findings"]]
+    assert (hits[0]["severity"], hits[0]["cis"]) == (severity, cis)
+
+
+def test_only_planted_users_reach_the_socket_through_its_group(audited):
+    members = sorted(f["subject"] for f in audited["findings"] if f["id"] == "docker-group-member")
+    assert members == ["user:mallory"]
+
+
+def test_subid_overlap_is_trudy_inside_vagrant(audited):
+    (hit,) = _find(audited["findings"], "subid-overlap", "subuid:vagrant+trudy")
+    assert (hit["evidence"]["start"], hit["evidence"]["end"], hit["evidence"]["count"]) == (120000, 129999, 10000)
+    assert not [f for f in audited["findings"] if f["id"] == "subid-overlap" and "mallory" in f["subject"]]
+
+
+def test_daemon_reported_in_default_mode(audited):
+    (daemon,) = audited["daemons"]
+    assert daemon["id"] == "rootful" and daemon["kind"] == "rootful"
+    assert daemon["mode"] == "default" and daemon["mode_verified"] is True
+    assert daemon["reachable"] is True and daemon["error"] is None
+    assert daemon["mode_source"] == "engine_api+process"
+    assert daemon["sockets"] == ["/run/docker.sock"]
+    assert daemon["containers"] == 1 and daemon["containers_root_is_host_root"] == 1
+
+
+def test_socket_and_tcp_endpoint(audited):
+    (sock,) = audited["sockets"]
+    assert (sock["path"], sock["owner"], sock["group"], sock["mode"], sock["everyone"]) == \
+        ("/run/docker.sock", "root", "docker", "0666", True)
+    assert "mallory" in sock["users"]
+    api = [e for e in audited["tcp_endpoints"] if e["port"] == 2375]
+    assert len(api) == 1, audited["tcp_endpoints"]
+    assert api[0]["address"] == "0.0.0.0" and api[0]["role"] == "api"
+    assert api[0]["listening"] is True and api[0]["loopback"] is False
+    assert api[0]["tls"] is False and api[0]["tlsverify"] is False
+
+
+def test_markdown_lists_the_findings(audited):
+    with open(os.path.join(REPORT, "fleet.md")) as f:
+        text = f.read()
+    assert "### %s" % HOST in text
+    for fid, _severity, _cis, _subject in PLANTED:
+        assert fid.replace("_", "\\_") in text, fid
+
+
+def test_report_matches_the_modules_run_now(audited, live):
+    """The report is this run's: the modules run again give the same findings."""
+    now = sorted(_key(f) for m in MODULES for f in live[m]["findings"])
+    assert now == sorted(_key(f) for f in audited["findings"])
+
+
+def test_html_report_renders_in_headless_chromium(audited):
+    chromium = shutil.which("chromium") or shutil.which("chromium-browser")
+    if chromium is None:
+        pytest.fail("chromium not found: run tests/setup.sh (it installs Debian's chromium)")
+    html = os.path.join(REPORT, "fleet.html")
+    with open(html) as f:
+        page = f.read()
+    assert "http://" not in page and "https://" not in page  # self-contained
+    shot = os.path.join(OUT, "fleet.png")
+    if os.path.exists(shot):
+        os.unlink(shot)
+    profile = tempfile.mkdtemp(prefix="nsguard-chromium-")
+    base = [chromium, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+            "--disable-background-networking", "--disable-component-update", "--disable-sync",
+            "--user-data-dir=" + profile, "--window-size=1400,900"]
+    try:
+        subprocess.run(base + ["--screenshot=" + shot, "file://" + html],
+                       check=True, timeout=180, capture_output=True)
+        dom = subprocess.run(base + ["--dump-dom", "file://" + html],
+                             check=True, timeout=180, capture_output=True, text=True).stdout
+    finally:
+        shutil.rmtree(profile, ignore_errors=True)
+    with open(shot, "rb") as f:
+        head = f.read(24)
+    assert head[:8] == b"\x89PNG\r\n\x1a\n"
+    assert struct.unpack(">II", head[16:24]) == (1400, 900)
+    assert os.path.getsize(shot) > 20000  # not a blank page
+    assert 'id="hosts"' in dom and HOST in dom
+    for fid, _severity, _cis, _subject in PLANTED:
+        assert fid in dom, fid
+
+
+# --------------------------------------------------------------------------- module time
+
+
+@pytest.mark.parametrize("module", MODULES)
+def test_module_takes_under_a_second(module_times, module):
+    times = module_times["modules"][module]
+    assert times["process_seconds_median"] < LIMIT, times
+    assert times["audit_seconds_median"] < LIMIT, times

@@ -1,0 +1,265 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) nsguard.docker contributors
+# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+"""A tiny read-only Docker Engine API client over a unix socket (standard library only).
+
+Only GET is implemented: the audit never changes a daemon. One request per connection
+(``Connection: close``); bodies are read by Content-Length, chunked transfer coding or
+until EOF. Every socket operation has a timeout (2 s by default) and every request
+also respects an overall deadline, so an unresponsive daemon costs the audit a
+bounded time and is reported as unreachable rather than hanging the module.
+"""
+
+from __future__ import absolute_import, division, print_function
+__metaclass__ = type
+
+import json
+import socket
+import time
+
+from urllib.parse import quote as _quote
+
+DEFAULT_TIMEOUT = 2.0
+MAX_BODY = 32 * 1024 * 1024
+MAX_HEADER = 64 * 1024
+
+
+class EngineAPIError(Exception):
+    """Any failure talking to the Engine API; ``status`` is the HTTP status if any."""
+
+    def __init__(self, message, status=None):
+        super(EngineAPIError, self).__init__(message)
+        self.status = status
+
+
+class _Reader(object):
+    """Buffered reads from a socket with a deadline; consumed bytes are dropped lazily."""
+
+    def __init__(self, sock, deadline):
+        self.sock = sock
+        self.deadline = deadline
+        self.buf = bytearray()
+        self.pos = 0
+        self.eof = False
+
+    def _available(self):
+        return len(self.buf) - self.pos
+
+    def _fill(self):
+        if self.eof:
+            return False
+        remaining = self.deadline - time.monotonic()
+        if remaining <= 0:
+            raise EngineAPIError('timed out reading the response')
+        self.sock.settimeout(min(remaining, self.sock.gettimeout() or remaining))
+        try:
+            chunk = self.sock.recv(65536)
+        except socket.timeout:
+            raise EngineAPIError('timed out reading the response')
+        if not chunk:
+            self.eof = True
+            return False
+        if self.pos > 65536:
+            del self.buf[:self.pos]
+            self.pos = 0
+        self.buf += chunk
+        return True
+
+    def readline(self, limit=MAX_HEADER):
+        while True:
+            end = self.buf.find(b'\n', self.pos)
+            if end >= 0:
+                break
+            if self._available() > limit:
+                raise EngineAPIError('response line too long')
+            if not self._fill():
+                raise EngineAPIError('connection closed in the middle of the response head')
+        line = bytes(self.buf[self.pos:end])
+        self.pos = end + 1
+        return line.rstrip(b'\r')
+
+    def read_exact(self, size):
+        while self._available() < size:
+            if not self._fill():
+                raise EngineAPIError('connection closed after %d of %d body bytes' % (self._available(), size))
+        data = bytes(self.buf[self.pos:self.pos + size])
+        self.pos += size
+        return data
+
+    def read_all(self, limit=MAX_BODY):
+        while self._fill():
+            if self._available() > limit:
+                raise EngineAPIError('response body larger than %d bytes' % limit)
+        data = bytes(self.buf[self.pos:])
+        self.pos = len(self.buf)
+        return data
+
+
+def _read_chunked(reader):
+    body = []
+    total = 0
+    while True:
+        size_line = reader.readline()
+        size_text = size_line.split(b';', 1)[0].strip()
+        try:
+            size = int(size_text, 16)
+        except ValueError:
+            raise EngineAPIError('bad chunk size %r' % (size_text[:20],))
+        if size == 0:
+            # trailer fields until the empty line; tolerate a server closing early
+            while True:
+                try:
+                    if not reader.readline():
+                        break
+                except EngineAPIError:
+                    break
+            return b''.join(body)
+        total += size
+        if total > MAX_BODY:
+            raise EngineAPIError('response body larger than %d bytes' % MAX_BODY)
+        body.append(reader.read_exact(size))
+        reader.readline()  # CRLF after each chunk
+
+
+def parse_response(reader):
+    """Status line, headers and body from a _Reader -> (status, headers, body)."""
+    status_line = reader.readline().decode('iso-8859-1')
+    parts = status_line.split(None, 2)
+    if len(parts) < 2 or not parts[0].startswith('HTTP/'):
+        raise EngineAPIError('not an HTTP response: %r' % (status_line[:60],))
+    try:
+        status = int(parts[1])
+    except ValueError:
+        raise EngineAPIError('bad HTTP status line: %r' % (status_line[:60],))
+    headers = {}
+    size = 0
+    while True:
+        line = reader.readline()
+        if not line:
+            break
+        size += len(line)
+        if size > MAX_HEADER:
+            raise EngineAPIError('response headers too large')
+        name, sep, value = line.decode('iso-8859-1').partition(':')
+        if sep:
+            headers[name.strip().lower()] = value.strip()
+    if 'chunked' in headers.get('transfer-encoding', '').lower():
+        body = _read_chunked(reader)
+    elif 'content-length' in headers:
+        try:
+            length = int(headers['content-length'])
+        except ValueError:
+            raise EngineAPIError('bad Content-Length %r' % headers['content-length'])
+        if length < 0 or length > MAX_BODY:
+            raise EngineAPIError('unacceptable Content-Length %d' % length)
+        body = reader.read_exact(length)
+    elif status in (204, 304) or 100 <= status < 200:
+        body = b''
+    else:
+        body = reader.read_all()
+    return status, headers, body
+
+
+class UnixHTTPClient(object):
+    """GET requests to an HTTP/1.1 server on a unix socket."""
+
+    def __init__(self, socket_path, timeout=DEFAULT_TIMEOUT):
+        self.socket_path = socket_path
+        self.timeout = timeout
+
+    def request(self, path, method='GET'):
+        deadline = time.monotonic() + self.timeout
+        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        try:
+            sock.settimeout(self.timeout)
+            try:
+                sock.connect(self.socket_path)
+            except socket.timeout:
+                raise EngineAPIError('timed out connecting to %s' % self.socket_path)
+            except OSError as exc:
+                raise EngineAPIError('cannot connect to %s: %s' % (
+                    self.socket_path, exc.strerror or exc))
+            head = ('%s %s HTTP/1.1\r\nHost: docker\r\nUser-Agent: nsguard-audit/1\r\n'
+                    'Accept: application/json\r\nConnection: close\r\n\r\n') % (method, path)
+            try:
+                sock.sendall(head.encode('ascii'))
+            except socket.timeout:
+                raise EngineAPIError('timed out sending the request')
+            except OSError as exc:
+                raise EngineAPIError('cannot send to %s: %s' % (self.socket_path, exc.strerror or exc))
+            try:
+                return parse_response(_Reader(sock, deadline))
+            except OSError as exc:
+                raise EngineAPIError('error reading from %s: %s' % (self.socket_path, exc.strerror or exc))
+        finally:
+            sock.close()
+
+    def get_json(self, path):
+        status, _headers, body = self.request(path)
+        if not 200 <= status < 300:
+            message = body[:200].decode('utf-8', 'replace').strip()
+            try:
+                message = json.loads(body.decode('utf-8')).get('message', message)
+            except (ValueError, AttributeError):
+                pass
+            raise EngineAPIError('GET %s: HTTP %d %s' % (path, status, message), status=status)
+        try:
+            return json.loads(body.decode('utf-8'))
+        except ValueError as exc:
+            raise EngineAPIError('GET %s: response is not JSON: %s' % (path, exc))
+
+
+INFO_KEYS = ('ServerVersion', 'DockerRootDir', 'SecurityOptions', 'Name', 'OperatingSystem',
+             'KernelVersion', 'CgroupVersion', 'ContainersRunning')
+
+
+def query_daemon(socket_path, timeout=DEFAULT_TIMEOUT, containers=True, inspect=False,
+                 budget=None, client_factory=UnixHTTPClient):
+    """Ask one daemon what the audit needs.
+
+    Returns {'reachable', 'error', 'info', 'containers', 'inspect_errors', 'truncated'}.
+    ``info`` keeps only INFO_KEYS of GET /info; ``containers`` is GET /containers/json
+    (running containers, with Mounts), each with an 'Inspect' key holding
+    GET /containers/<id>/json when ``inspect`` is true. ``budget`` bounds the total time
+    spent on inspections; containers left out are counted in 'truncated'.
+    """
+    result = {'socket': socket_path, 'reachable': False, 'error': None, 'info': None,
+              'containers': [], 'inspect_errors': [], 'truncated': 0}
+    client = client_factory(socket_path, timeout)
+    try:
+        info = client.get_json('/info')
+    except EngineAPIError as exc:
+        result['error'] = str(exc)
+        return result
+    if not isinstance(info, dict):
+        result['error'] = 'GET /info: unexpected response shape'
+        return result
+    result['reachable'] = True
+    result['info'] = dict((k, info.get(k)) for k in INFO_KEYS if k in info)
+    if not containers:
+        return result
+    try:
+        listing = client.get_json('/containers/json')
+    except EngineAPIError as exc:
+        result['error'] = str(exc)
+        return result
+    if not isinstance(listing, list):
+        result['error'] = 'GET /containers/json: unexpected response shape'
+        return result
+    started = time.monotonic()
+    for item in listing:
+        if not isinstance(item, dict):
+            continue
+        entry = dict(item)
+        if inspect and item.get('Id'):
+            if budget is not None and time.monotonic() - started > budget:
+                result['truncated'] += 1
+            else:
+                try:
+                    entry['Inspect'] = client.get_json('/containers/%s/json' % _quote(str(item['Id']), safe=''))
+                except EngineAPIError as exc:
+                    result['inspect_errors'].append({'id': item['Id'], 'error': str(exc)})
+        result['containers'].append(entry)
+    return result

@@ -1,0 +1,487 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) nsguard.docker contributors
+# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+"""User namespace mode of every Docker daemon on a host, with the evidence.
+
+Decision rules (``decide_mode``), applied in this order:
+
+1. ``rootless`` when the daemon runs in a user namespace other than PID 1's, or its
+   effective uid is not 0, or its SecurityOptions contain ``name=rootless`` (or it was
+   started with ``--rootless``).
+2. ``userns-remap`` when SecurityOptions contain ``name=userns``, or userns-remap is
+   configured (``--userns-remap`` on the command line or ``userns-remap`` in
+   daemon.json) and the daemon answers with a DockerRootDir ending in ``/<uid>.<gid>``.
+   A daemon that cannot be reached but has userns-remap on its command line or in its
+   daemon.json is reported ``userns-remap`` with ``mode_verified: false``.
+3. ``default`` otherwise, when there is evidence of a daemon at all (it answered, or a
+   dockerd process was seen); containers then share the host user namespace and
+   container root is host root.
+4. ``unknown`` when there is neither: a socket on disk nobody answers on and no process.
+
+``mode_basis`` names the evidence that decided; ``mode_source`` says whether it came
+from the Engine API, the process, both, or nothing.
+
+The functions below take parsed inputs (dicts from procfs and engine_api) and are pure;
+``run_audit`` is the only one that reads the host.
+"""
+
+from __future__ import absolute_import, division, print_function
+__metaclass__ = type
+
+import re
+
+from ansible_collections.nsguard.docker.plugins.module_utils import procfs
+from ansible_collections.nsguard.docker.plugins.module_utils.engine_api import (
+    DEFAULT_TIMEOUT,
+    query_daemon,
+)
+
+MODES = ('default', 'userns-remap', 'rootless', 'unknown')
+_REMAP_ROOT_DIR = re.compile(r'/(\d+)\.(\d+)/?$')
+INSPECT_BUDGET = 3.0
+
+# --------------------------------------------------------------------------------------
+# Subordinate ID ranges
+# --------------------------------------------------------------------------------------
+
+
+def parse_subid(text):
+    """/etc/subuid or /etc/subgid text -> (entries, invalid).
+
+    entries: [{'owner', 'start', 'count', 'line'}] (line numbers from 1);
+    invalid: [{'line', 'text'}] for lines that are not owner:start:count.
+    """
+    entries, invalid = [], []
+    for number, raw in enumerate((text or '').splitlines(), 1):
+        line = raw.strip()
+        if not line or line.startswith('#'):
+            continue
+        fields = line.split(':')
+        try:
+            if len(fields) != 3 or not fields[0]:
+                raise ValueError
+            start, count = int(fields[1]), int(fields[2])
+            if start < 0 or count <= 0:
+                raise ValueError
+        except ValueError:
+            invalid.append({'line': number, 'text': raw})
+            continue
+        entries.append({'owner': fields[0], 'start': start, 'count': count, 'line': number})
+    return entries, invalid
+
+
+def principal_of(owner, users):
+    """A principal key: numeric owners and names resolving to the same uid are one."""
+    if owner.isdigit():
+        return 'uid:%d' % int(owner)
+    for user in users:
+        if user['name'] == owner:
+            return 'uid:%d' % user['uid']
+    return 'name:%s' % owner
+
+
+def subid_overlaps(entries, users):
+    """Pairs of ranges of *different* principals that share host IDs.
+
+    Sorted sweep: O(n log n + overlaps). Each overlap: {'owners', 'principals',
+    'lines', 'start', 'end' (inclusive), 'count'}.
+    """
+    ordered = sorted(entries, key=lambda e: (e['start'], e['line']))
+    overlaps = []
+    for i, first in enumerate(ordered):
+        first_end = first['start'] + first['count']
+        first_principal = principal_of(first['owner'], users)
+        for second in ordered[i + 1:]:
+            if second['start'] >= first_end:
+                break
+            second_principal = principal_of(second['owner'], users)
+            if second_principal == first_principal:
+                continue
+            start = second['start']
+            end = min(first_end, second['start'] + second['count'])
+            pair = sorted([(first['line'], first['owner'], first_principal),
+                           (second['line'], second['owner'], second_principal)])
+            overlaps.append({
+                'owners': [p[1] for p in pair],
+                'principals': [p[2] for p in pair],
+                'lines': [p[0] for p in pair],
+                'start': start,
+                'end': end - 1,
+                'count': end - start,
+            })
+    return overlaps
+
+
+# --------------------------------------------------------------------------------------
+# Mode decision
+# --------------------------------------------------------------------------------------
+
+
+def _has_option(security_options, name):
+    for option in security_options or ():
+        for part in str(option).split(','):
+            if part.strip() == 'name=%s' % name:
+                return True
+    return False
+
+
+def decide_mode(evidence):
+    """Apply the documented rules to one daemon's evidence.
+
+    evidence keys (None = not known): in_init_userns, euid, rootless_flag,
+    security_options (None when the API did not answer), reachable, userns_remap_flag,
+    userns_remap_config, docker_root_dir, has_process.
+    Returns {'mode', 'mode_basis', 'mode_source', 'mode_verified'}.
+    """
+    reachable = bool(evidence.get('reachable'))
+    has_process = bool(evidence.get('has_process'))
+    sec = evidence.get('security_options') if reachable else None
+    source = ('engine_api+process' if reachable and has_process else
+              'engine_api' if reachable else 'process' if has_process else 'none')
+
+    basis = []
+    if evidence.get('in_init_userns') is False:
+        basis.append('user_namespace')
+    if evidence.get('euid') not in (None, 0):
+        basis.append('euid')
+    if evidence.get('rootless_flag'):
+        basis.append('cmdline')
+    if _has_option(sec, 'rootless'):
+        basis.append('security_options')
+    if basis:
+        return {'mode': 'rootless', 'mode_basis': basis, 'mode_source': source,
+                'mode_verified': reachable or 'user_namespace' in basis or 'euid' in basis}
+
+    configured = []
+    if evidence.get('userns_remap_flag'):
+        configured.append('cmdline')
+    if evidence.get('userns_remap_config'):
+        configured.append('daemon_json')
+    if _has_option(sec, 'userns'):
+        return {'mode': 'userns-remap', 'mode_basis': ['security_options'] + configured,
+                'mode_source': source, 'mode_verified': True}
+    root_dir = evidence.get('docker_root_dir') if reachable else None
+    if configured and root_dir and _REMAP_ROOT_DIR.search(root_dir):
+        return {'mode': 'userns-remap', 'mode_basis': configured + ['docker_root_dir'],
+                'mode_source': source, 'mode_verified': True}
+    if configured and not reachable:
+        return {'mode': 'userns-remap', 'mode_basis': configured, 'mode_source': source,
+                'mode_verified': False}
+    if reachable or has_process:
+        used = []
+        if evidence.get('in_init_userns') is True:
+            used.append('user_namespace')
+        if evidence.get('euid') == 0:
+            used.append('euid')
+        if reachable:
+            used.append('security_options')
+            if root_dir:
+                used.append('docker_root_dir')
+        return {'mode': 'default', 'mode_basis': used, 'mode_source': source,
+                'mode_verified': reachable or (evidence.get('in_init_userns') is True
+                                               and evidence.get('euid') == 0)}
+    return {'mode': 'unknown', 'mode_basis': [], 'mode_source': source, 'mode_verified': False}
+
+
+# --------------------------------------------------------------------------------------
+# Containers
+# --------------------------------------------------------------------------------------
+
+
+def evaluate_container(item, daemon_mode, container_proc=None, init_user_ns=None):
+    """One running container -> its user namespace facts.
+
+    ``item`` is an entry of GET /containers/json with the inspect result under
+    'Inspect'; ``container_proc`` is {'user_ns': link or None, 'uid_map': text or None}
+    read for State.Pid from the host's namespace (so a rootless daemon's nested map
+    shows host ids directly), or None when it could not be read.
+    """
+    inspect = item.get('Inspect') or {}
+    host_config = inspect.get('HostConfig') or {}
+    state = inspect.get('State') or {}
+    config = inspect.get('Config') or {}
+    name = inspect.get('Name') or ((item.get('Names') or [''])[0])
+    userns_mode = host_config.get('UsernsMode')
+    container_proc = container_proc or {}
+    user_ns = container_proc.get('user_ns')
+    uid_map_text = container_proc.get('uid_map')
+
+    if user_ns and init_user_ns:
+        shares, shares_basis = user_ns == init_user_ns, 'ns_inode'
+    elif userns_mode == 'host' and daemon_mode in ('default', 'userns-remap'):
+        shares, shares_basis = True, 'userns_mode'
+    elif daemon_mode == 'default':
+        shares, shares_basis = True, 'daemon_mode'
+    elif daemon_mode in ('userns-remap', 'rootless') and userns_mode != 'host':
+        shares, shares_basis = False, 'daemon_mode'
+    elif daemon_mode == 'rootless':
+        shares, shares_basis = False, 'daemon_mode'
+    else:
+        shares, shares_basis = None, 'unknown'
+
+    uid_map = procfs.parse_id_map(uid_map_text) if uid_map_text is not None else None
+    if uid_map:
+        root_host_uid = procfs.map_id(uid_map, 0)
+        root_is_host_root, root_basis = root_host_uid == 0, 'uid_map'
+    elif shares:
+        root_host_uid, root_is_host_root, root_basis = 0, True, 'shares_host_userns'
+    else:
+        root_host_uid, root_is_host_root, root_basis = None, None, 'unknown'
+
+    return {
+        'id': (item.get('Id') or inspect.get('Id') or '')[:12],
+        'name': name.lstrip('/'),
+        'image': item.get('Image') or config.get('Image'),
+        'pid': state.get('Pid') or None,
+        'user': config.get('User') or '',
+        'userns_mode': userns_mode or '',
+        'user_namespace': user_ns,
+        'shares_host_userns': shares,
+        'shares_host_userns_basis': shares_basis,
+        'uid_map': uid_map,
+        'root_host_uid': root_host_uid,
+        'root_is_host_root': root_is_host_root,
+        'root_is_host_root_basis': root_basis,
+    }
+
+
+# --------------------------------------------------------------------------------------
+# Daemon report and findings
+# --------------------------------------------------------------------------------------
+
+
+def build_daemon_report(daemon, api, config, config_path, config_error, init_ns, users,
+                        containers=None):
+    """Evidence of one daemon (from procfs.discover_daemons, engine_api.query_daemon and
+    its daemon.json) -> the daemon entry of the module result."""
+    proc = daemon.get('process')
+    api = api or {'reachable': False, 'error': 'not queried', 'info': None}
+    info = api.get('info') or {}
+    args = proc['args'] if proc else {}
+    init_user_ns = init_ns.get('user')
+    in_init = None
+    if proc and proc['ns'].get('user') and init_user_ns:
+        in_init = proc['ns']['user'] == init_user_ns
+    evidence = {
+        'has_process': proc is not None,
+        'in_init_userns': in_init,
+        'euid': proc.get('euid') if proc else None,
+        'rootless_flag': args.get('rootless'),
+        'reachable': api.get('reachable'),
+        'security_options': info.get('SecurityOptions'),
+        'docker_root_dir': info.get('DockerRootDir'),
+        'userns_remap_flag': args.get('userns_remap'),
+        'userns_remap_config': (config or {}).get('userns-remap') if isinstance(config, dict) else None,
+    }
+    decision = decide_mode(evidence)
+    uid = daemon.get('uid')
+    report = {
+        'id': daemon['key'],
+        'kind': daemon['kind'],
+        'pid': daemon.get('pid'),
+        'uid': uid,
+        'user': procfs.user_name(users, uid) if uid is not None else None,
+        'sockets': list(daemon.get('sockets') or []),
+        'reachable': bool(api.get('reachable')),
+        'error': api.get('error'),
+        'server_version': info.get('ServerVersion'),
+        'docker_root_dir': info.get('DockerRootDir'),
+        'security_options': info.get('SecurityOptions') if api.get('reachable') else None,
+        'userns_remap': {
+            'flag': evidence['userns_remap_flag'],
+            'config': evidence['userns_remap_config'],
+            'config_file': config_path,
+            'config_error': config_error,
+        },
+        'process': None,
+        'containers': containers or [],
+        'containers_truncated': api.get('truncated', 0),
+        'container_errors': list(api.get('inspect_errors') or []),
+    }
+    report.update(decision)
+    if proc:
+        report['process'] = {
+            'pid': proc['pid'],
+            'cmdline': proc['cmdline'],
+            'euid': proc.get('euid'),
+            'user_namespace': proc['ns'].get('user'),
+            'init_user_namespace': init_user_ns,
+            'in_init_user_namespace': in_init,
+            'uid_map': proc.get('uid_map'),
+        }
+    return report
+
+
+def daemon_findings(daemon):
+    findings = []
+    subject = 'daemon:%s' % daemon['id']
+    evidence = {'mode_basis': daemon['mode_basis'], 'mode_source': daemon['mode_source'],
+                'sockets': daemon['sockets'], 'pid': daemon['pid']}
+    if daemon['mode'] == 'default':
+        remap = daemon['userns_remap']
+        message = ('Containers of this daemon share the host user namespace: container root '
+                   'is host root (uid 0). Enable userns-remap or run Docker rootless.')
+        if remap.get('flag') or remap.get('config'):
+            message += (' userns-remap is configured (%s) but not in effect: restart dockerd.'
+                        % (remap.get('flag') or remap.get('config')))
+        evidence['docker_root_dir'] = daemon['docker_root_dir']
+        evidence['userns_remap'] = remap
+        findings.append(procfs.make_finding('userns-default-mode', 'high', '2.9', subject, message, evidence))
+    if not daemon['reachable']:
+        severity = 'medium' if daemon['pid'] else 'low'
+        what = ('its mode comes from process evidence only (%s)' % ', '.join(daemon['mode_basis'])
+                if daemon['pid'] else 'no dockerd process serves this socket')
+        findings.append(procfs.make_finding(
+            'daemon-unreachable', severity, None, subject,
+            'The Engine API did not answer (%s); %s and its containers were not audited.'
+            % (daemon['error'], what),
+            {'error': daemon['error'], 'sockets': daemon['sockets'], 'pid': daemon['pid'],
+             'mode': daemon['mode'], 'mode_verified': daemon['mode_verified']}))
+    if daemon['mode'] != 'default':
+        for container in daemon['containers']:
+            if container.get('root_is_host_root'):
+                findings.append(procfs.make_finding(
+                    'container-root-is-host-root', 'high', '5.30',
+                    'container:%s/%s' % (daemon['id'], container['name'] or container['id']),
+                    'Container root maps to host uid 0 although the daemon runs %s '
+                    '(UsernsMode=%r): it escapes the namespace isolation.'
+                    % (daemon['mode'], container['userns_mode']),
+                    {'container_id': container['id'], 'userns_mode': container['userns_mode'],
+                     'uid_map': container['uid_map'], 'basis': container['root_is_host_root_basis']}))
+    return findings
+
+
+def subid_findings(name, entries, invalid, overlaps):
+    findings = []
+    for overlap in overlaps:
+        findings.append(procfs.make_finding(
+            'subid-overlap', 'high', None,
+            '%s:%s' % (name, '+'.join(overlap['owners'])),
+            '/etc/%s: %s and %s share %d host IDs (%d-%d): a process of one can reach '
+            'files and processes of the other.' % (
+                name, overlap['owners'][0], overlap['owners'][1], overlap['count'],
+                overlap['start'], overlap['end']),
+            overlap))
+    if invalid:
+        findings.append(procfs.make_finding(
+            'subid-malformed', 'low', None, '%s' % name,
+            '/etc/%s has %d line(s) that are not owner:start:count; shadow-utils and '
+            'dockerd ignore or reject them.' % (name, len(invalid)),
+            {'lines': invalid}))
+    return findings
+
+
+def kernel_findings(kernel):
+    findings = []
+    disabled = []
+    if kernel.get('max_user_namespaces') == 0:
+        disabled.append('user.max_user_namespaces=0')
+    if kernel.get('unprivileged_userns_clone') == 0:
+        disabled.append('kernel.unprivileged_userns_clone=0')
+    if disabled:
+        findings.append(procfs.make_finding(
+            'kernel-userns-disabled', 'info', None, 'kernel',
+            'Unprivileged user namespaces are disabled (%s): rootless Docker cannot run here.'
+            % ', '.join(disabled), dict(kernel)))
+    if kernel.get('apparmor_restrict_unprivileged_userns') == 1:
+        findings.append(procfs.make_finding(
+            'apparmor-userns-restricted', 'info', None, 'kernel',
+            'AppArmor restricts unprivileged user namespaces '
+            '(kernel.apparmor_restrict_unprivileged_userns=1): rootless Docker needs an '
+            'AppArmor profile for rootlesskit.', dict(kernel)))
+    return findings
+
+
+def summarize(daemons, findings):
+    modes = dict((m, 0) for m in MODES)
+    for daemon in daemons:
+        modes[daemon['mode']] = modes.get(daemon['mode'], 0) + 1
+    counts = procfs.count_by_severity(findings)
+    worst = procfs.max_severity(findings)
+    if daemons:
+        described = ', '.join('%s=%s%s' % (d['id'], d['mode'], '' if d['reachable'] else '(unreachable)')
+                              for d in daemons)
+    else:
+        described = 'no Docker daemon'
+    text = '%s; findings: %s' % (described, ', '.join(
+        '%d %s' % (counts[s], s) for s in reversed(procfs.SEVERITIES) if counts[s]) or 'none')
+    return {'daemons': len(daemons), 'modes': modes, 'counts': counts,
+            'max_severity': worst, 'max_severity_rank': procfs.severity_rank(worst) if worst else -1,
+            'text': text}
+
+
+# --------------------------------------------------------------------------------------
+# Orchestration (the only part that touches the host)
+# --------------------------------------------------------------------------------------
+
+
+def _container_proc(fs, pid):
+    if not pid:
+        return None
+    return {
+        'user_ns': fs.readlink('/proc/%d/ns/user' % pid),
+        'uid_map': fs.read_text('/proc/%d/uid_map' % pid),
+    }
+
+
+def run_audit(fs, query_api=True, timeout=DEFAULT_TIMEOUT, query=query_daemon):
+    """Audit the host behind ``fs`` (a procfs.HostFS). Returns the module result body."""
+    daemons, context = procfs.discover_daemons(fs)
+    init_ns = context['init_ns']
+    users = context['users']
+    reports = []
+    for daemon in sorted(daemons, key=lambda d: d['key']):
+        proc = daemon.get('process')
+        config, config_path, config_error = daemon['config'], daemon['config_path'], daemon['config_error']
+        api = None
+        if query_api:
+            present = [p for p in daemon['sockets'] if fs.exists(p)] or daemon['sockets'][:1]
+            for path in present:
+                api = query(fs.path(path), timeout=timeout, containers=True, inspect=True,
+                            budget=INSPECT_BUDGET)
+                if api.get('reachable'):
+                    break
+            if api is None:
+                api = {'reachable': False, 'error': 'no socket known for this daemon', 'info': None}
+        else:
+            api = {'reachable': False, 'error': 'Engine API not queried (query_api=false)', 'info': None}
+        report = build_daemon_report(daemon, api, config, config_path, config_error, init_ns, users)
+        same_pidns = True
+        if proc and proc['ns'].get('pid') and init_ns.get('pid'):
+            same_pidns = proc['ns']['pid'] == init_ns['pid']
+        containers = []
+        for item in api.get('containers') or []:
+            pid = ((item.get('Inspect') or {}).get('State') or {}).get('Pid')
+            cproc = _container_proc(fs, pid) if same_pidns and isinstance(pid, int) else None
+            containers.append(evaluate_container(item, report['mode'], cproc, init_ns.get('user')))
+        report['containers'] = containers
+        report['container_pids_in_host_pidns'] = same_pidns
+        reports.append(report)
+
+    kernel = procfs.kernel_userns_state(fs)
+    subids = {}
+    findings = []
+    for name in ('subuid', 'subgid'):
+        text = fs.read_text('/etc/%s' % name, missing_ok=True)
+        entries, invalid = parse_subid(text)
+        overlaps = subid_overlaps(entries, users)
+        subids[name] = {'present': text is not None, 'entries': entries, 'invalid': invalid,
+                        'overlaps': overlaps}
+        findings.extend(subid_findings(name, entries, invalid, overlaps))
+    for report in reports:
+        findings.extend(daemon_findings(report))
+    findings.extend(kernel_findings(kernel))
+    findings.extend(procfs.incomplete_finding(fs.errors, 'namespace_mode'))
+    findings = procfs.sort_findings(findings)
+    return {
+        'daemons': reports,
+        'init_user_namespace': init_ns.get('user'),
+        'kernel': kernel,
+        'subordinate_ids': subids,
+        'findings': findings,
+        'summary': summarize(reports, findings),
+        'errors': list(fs.errors),
+        'scan': context['stats'],
+    }

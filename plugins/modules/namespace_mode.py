@@ -1,0 +1,289 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright (c) nsguard.docker contributors
+# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+from __future__ import absolute_import, division, print_function
+__metaclass__ = type
+
+DOCUMENTATION = r'''
+---
+module: namespace_mode
+short_description: Report the user namespace mode of every Docker daemon on a host
+version_added: 0.1.0
+description:
+  - Finds every Docker daemon on the host, the rootful one and each user's rootless one, from
+    running C(dockerd) processes (C(/proc/*/comm), C(/proc/<pid>/cmdline)) and from the sockets
+    C(/var/run/docker.sock), C(/run/docker.sock) and C(/run/user/*/docker.sock), not only from
+    configuration.
+  - For each daemon reports its mode, C(default) (containers share the host user namespace,
+    container root is host root), C(userns-remap) or C(rootless), with the evidence used.
+  - "Evidence: the daemon's user namespace compared with PID 1's, its C(uid_map) and effective
+    uid; C(userns-remap) from daemon.json (C(/etc/docker/daemon.json), C(--config-file), or
+    C(~/.config/docker/daemon.json) for rootless daemons) and from C(--userns-remap); and
+    C(SecurityOptions), C(DockerRootDir) and C(ServerVersion) from the Engine API C(GET /info),
+    asked over the unix socket with a 2 second timeout (no Docker SDK needed)."
+  - "Decision rules, in order: 1. C(rootless) when the daemon is in a user namespace other
+    than PID 1's, or its effective uid is not 0, or SecurityOptions contain C(name=rootless).
+    2. C(userns-remap) when SecurityOptions contain C(name=userns), or userns-remap is
+    configured and the daemon answers with a DockerRootDir ending in C(/<uid>.<gid>).
+    3. C(default) otherwise. A daemon that cannot be reached is reported C(reachable=false)
+    with the error, and its mode comes from process evidence only (C(mode_source=process));
+    userns-remap then counts from the command line or daemon.json with C(mode_verified=false).
+    A socket that nobody answers on and no process serves is mode C(unknown)."
+  - For each running container (C(GET /containers/json), C(GET /containers/<id>/json)) reports
+    whether it shares the host user namespace (C(UsernsMode=host) or the same user namespace
+    inode as PID 1), its C(uid_map) as seen from the host (for a rootless daemon this gives
+    host ids directly) and whether container root maps to host uid 0.
+  - Also reports the kernel's user namespace switches (C(user.max_user_namespaces),
+    C(kernel.unprivileged_userns_clone), C(kernel.apparmor_restrict_unprivileged_userns) where
+    present) and overlaps of subordinate ID ranges between principals in C(/etc/subuid) and
+    C(/etc/subgid) (numeric owners and names of the same uid are one principal).
+  - Read-only. Processes that exit while being read and unreadable files are tolerated and
+    listed in RV(errors). A host without Docker gives RV(daemons=[]).
+  - Connecting to a socket held by systemd socket activation (C(docker.socket)) while no
+    dockerd runs starts C(docker.service), as any Docker client would; set O(query_api=false)
+    to audit from process and file evidence only.
+author:
+  - nsguard.docker maintainers (@nsguard)
+extends_documentation_fragment:
+  - nsguard.docker.attributes
+  - nsguard.docker.attributes.info_module
+options:
+  query_api:
+    description:
+      - Ask each daemon's Engine API over its unix socket.
+      - When V(false), daemons are reported C(reachable=false) and modes come from process
+        evidence only.
+    type: bool
+    default: true
+  api_timeout:
+    description:
+      - Timeout in seconds for each Engine API request (connect, send and read).
+    type: float
+    default: 2.0
+  fail_on:
+    description:
+      - Fail the task (still C(changed=false)) when any finding is at or above this severity.
+      - V(none) never fails on findings.
+    type: str
+    default: none
+    choices: [none, info, low, medium, high, critical]
+  proc_root:
+    description:
+      - Where C(/proc) is read from. A testing aid, and for running the audit from a container
+        with the host's C(/proc) mounted elsewhere.
+    type: path
+    default: /proc
+  etc_root:
+    description:
+      - Where C(/etc) is read from (passwd, subuid, subgid, docker/daemon.json). A testing and
+        container aid.
+    type: path
+    default: /etc
+  run_root:
+    description:
+      - Where C(/run) (and so C(/var/run)) is read from, for the Docker sockets. A testing and
+        container aid.
+    type: path
+    default: /run
+notes:
+  - "Run with C(become=true): C(/proc/<pid>) of root daemons, the root-owned sockets and
+    rootless users' sockets are not readable otherwise; the result then carries an
+    C(audit-incomplete) finding."
+  - "Findings: C(userns-default-mode) (high, CIS 2.9) a rootful daemon in default mode;
+    C(container-root-is-host-root) (high, CIS 5.30) a container of a remapped or rootless
+    daemon whose root is host uid 0; C(subid-overlap) (high) two principals share host IDs;
+    C(subid-malformed) (low); C(daemon-unreachable) (medium with a process, low for a socket
+    only); C(kernel-userns-disabled) and C(apparmor-userns-restricted) (info);
+    C(audit-incomplete) (low)."
+seealso:
+  - module: nsguard.docker.socket_exposure
+  - module: nsguard.docker.audit_report
+'''
+
+EXAMPLES = r'''
+- name: Report how Docker daemons isolate containers from host root
+  nsguard.docker.namespace_mode:
+  become: true
+  register: ns_audit
+
+- name: Fail when a daemon runs containers as host root
+  nsguard.docker.namespace_mode:
+    fail_on: high
+  become: true
+
+- name: Audit from process and file evidence only, without asking the daemons
+  nsguard.docker.namespace_mode:
+    query_api: false
+  become: true
+'''
+
+RETURN = r'''
+daemons:
+  description: One entry per Docker daemon found, sorted by RV(daemons[].id). Empty without Docker.
+  returned: always
+  type: list
+  elements: dict
+  contains:
+    id:
+      description: C(rootful), C(rootless:<uid>), or C(pid:<pid>) for a daemon in another mount namespace.
+      type: str
+      sample: rootless:1000
+    kind:
+      description: C(rootful) or C(rootless), from process evidence or the socket location.
+      type: str
+    pid:
+      description: PID of the dockerd process, null when only a socket was found.
+      type: int
+    uid:
+      description: Effective uid of the daemon as seen from the host.
+      type: int
+    user:
+      description: Name of that uid in passwd.
+      type: str
+    sockets:
+      description: Unix sockets the daemon serves (host paths).
+      type: list
+      elements: str
+    reachable:
+      description: Whether the Engine API answered C(GET /info).
+      type: bool
+    error:
+      description: Why the Engine API could not be used; null when it answered.
+      type: str
+    mode:
+      description: C(default), C(userns-remap), C(rootless) or C(unknown).
+      type: str
+      sample: userns-remap
+    mode_basis:
+      description: Evidence that decided the mode (C(user_namespace), C(euid), C(cmdline),
+        C(security_options), C(daemon_json), C(docker_root_dir)).
+      type: list
+      elements: str
+    mode_source:
+      description: C(engine_api+process), C(engine_api), C(process) or C(none).
+      type: str
+    mode_verified:
+      description: False when the mode rests on configuration the running daemon did not confirm.
+      type: bool
+    server_version:
+      description: ServerVersion from C(GET /info).
+      type: str
+    docker_root_dir:
+      description: DockerRootDir from C(GET /info).
+      type: str
+    security_options:
+      description: SecurityOptions from C(GET /info); null when unreachable.
+      type: list
+      elements: str
+    userns_remap:
+      description: C(flag) (from C(--userns-remap)), C(config) (from daemon.json), C(config_file),
+        C(config_error) (unreadable or malformed daemon.json).
+      type: dict
+    process:
+      description: C(pid), C(cmdline), C(euid), C(user_namespace), C(init_user_namespace),
+        C(in_init_user_namespace), C(uid_map) of the dockerd process; null without one.
+      type: dict
+    containers:
+      description: Running containers with C(id), C(name), C(image), C(pid), C(user), C(userns_mode),
+        C(user_namespace), C(shares_host_userns) (+ C(_basis)), C(uid_map), C(root_host_uid),
+        C(root_is_host_root) (+ C(_basis)).
+      type: list
+      elements: dict
+    containers_truncated:
+      description: Containers not inspected because the time budget ran out.
+      type: int
+    container_errors:
+      description: Containers whose inspection failed, with the error.
+      type: list
+      elements: dict
+    container_pids_in_host_pidns:
+      description: False when the daemon's PID namespace differs, so container PIDs were not read from /proc.
+      type: bool
+init_user_namespace:
+  description: PID 1's user namespace link, null when unreadable.
+  returned: always
+  type: str
+  sample: 'user:[4026531837]'
+kernel:
+  description: User namespace sysctls; null where the file does not exist on this kernel.
+  returned: always
+  type: dict
+  contains:
+    max_user_namespaces:
+      description: user.max_user_namespaces.
+      type: int
+    unprivileged_userns_clone:
+      description: kernel.unprivileged_userns_clone (Debian kernels).
+      type: int
+    apparmor_restrict_unprivileged_userns:
+      description: kernel.apparmor_restrict_unprivileged_userns (Ubuntu 23.10 and later).
+      type: int
+subordinate_ids:
+  description: C(subuid) and C(subgid), each with C(present), C(entries) (C(owner), C(start),
+    C(count), C(line)), C(invalid) lines and C(overlaps) between principals (C(owners),
+    C(principals), C(lines), C(start), C(end), C(count)).
+  returned: always
+  type: dict
+findings:
+  description: Problems found, most severe first.
+  returned: always
+  type: list
+  elements: dict
+  contains:
+    id:
+      description: Finding identifier (see notes).
+      type: str
+    severity:
+      description: C(critical), C(high), C(medium), C(low) or C(info).
+      type: str
+    cis:
+      description: CIS Docker Benchmark recommendation, null where none applies.
+      type: str
+    subject:
+      description: What the finding is about, for example C(daemon:rootful).
+      type: str
+    message:
+      description: Human readable explanation.
+      type: str
+    evidence:
+      description: The facts behind the finding.
+      type: dict
+summary:
+  description: C(daemons), C(modes) (count per mode), C(counts) (per severity), C(max_severity),
+    C(max_severity_rank) (-1 none, 0 info .. 4 critical) and a one-line C(text).
+  returned: always
+  type: dict
+errors:
+  description: Paths that could not be read (C(path), C(operation), C(kind) = C(permission),
+    C(missing), C(vanished), C(malformed) or C(error), and C(error)).
+  returned: always
+  type: list
+  elements: dict
+scan:
+  description: C(pids_scanned), C(vanished), C(unreadable) and C(dockerd_pids) of the single /proc scan.
+  returned: always
+  type: dict
+'''
+
+from ansible.module_utils.basic import AnsibleModule
+
+from ansible_collections.nsguard.docker.plugins.module_utils import procfs
+from ansible_collections.nsguard.docker.plugins.module_utils.namespace_audit import run_audit
+
+
+def main():
+    module = AnsibleModule(
+        argument_spec=procfs.audit_argument_spec(),
+        supports_check_mode=True,
+    )
+    params = module.params
+    fs = procfs.module_host_fs(module)
+    result = run_audit(fs, query_api=params['query_api'], timeout=params['api_timeout'])
+    procfs.exit_audit(module, 'namespace_mode', result)
+
+
+if __name__ == '__main__':
+    main()

@@ -1,0 +1,409 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright (c) nsguard.docker contributors
+# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+from __future__ import absolute_import, division, print_function
+__metaclass__ = type
+
+DOCUMENTATION = r'''
+---
+module: subid
+short_description: Manage subordinate UID/GID ranges in /etc/subuid and /etc/subgid without overlaps
+version_added: 0.1.0
+description:
+  - Gives a user a range of subordinate user and group IDs, as rootless Docker, rootless
+    Podman and Docker's C(userns-remap) need, or removes the user's ranges.
+  - Unlike editing the files with M(ansible.builtin.lineinfile), the range is chosen so
+    that it overlaps no range of any other owner. Without O(start) it is the lowest free
+    range between C(SUB_UID_MIN)/C(SUB_GID_MIN) and C(SUB_UID_MAX)/C(SUB_GID_MAX) of
+    C(login.defs), the way C(useradd) allocates; when the user's range only has to grow,
+    its start is kept if the larger range still fits there, so existing ID mappings stay valid.
+  - A line belongs to the user when its owner field is the user name or the user's
+    numeric UID. Lines of other owners, comments and blank lines are never changed,
+    reordered or reformatted.
+  - When the user already has a range at least O(count) long (and starting at O(start)
+    when given) that overlaps nobody else's, the files are left exactly as they are.
+    Otherwise all of the user's lines are replaced by one C(name:start:count) line, at
+    the place of the first of them.
+  - Every file is parsed and every input checked before anything is written. A line that
+    is not C(owner:start:count), a comment (C(#) in the first column) or blank fails the
+    module with its file and line number, and nothing is changed.
+  - Takes the same locks as C(useradd) and C(usermod) (C(lckpwdf) on C(/etc/.pwd.lock)
+    and the C(<file>.lock) of shadow-utils) while it reads and writes, waiting at most
+    15 seconds for each; writes are atomic and keep the mode and owner of the files.
+    Check mode takes no locks and writes nothing.
+author:
+  - nsguard.docker maintainers (@nsguard)
+extends_documentation_fragment:
+  - nsguard.docker.attributes
+attributes:
+  check_mode:
+    support: full
+  diff_mode:
+    support: full
+options:
+  name:
+    description:
+      - Name of the user whose subordinate ID ranges are managed.
+      - New lines are written with this name as owner.
+    type: str
+    required: true
+    aliases: [user]
+  state:
+    description:
+      - V(present) makes sure the user has a range of at least O(count) IDs in each of
+        O(databases); V(absent) removes every line of the user (by name or UID).
+    type: str
+    choices: [present, absent]
+    default: present
+  count:
+    description:
+      - Number of subordinate IDs the user needs.
+      - An existing range of the user that is longer is kept as it is.
+      - Values below 65536 are refused unless O(allow_small_count=true), since container
+        images routinely use IDs up to 65535.
+      - Ignored when O(state=absent).
+    type: int
+    default: 65536
+  start:
+    description:
+      - First ID of the range. When omitted the range is allocated automatically (see
+        above).
+      - The module fails, naming the other owner and its range, when the requested range
+        overlaps a range of another owner. C(SUB_*_MIN)/C(SUB_*_MAX) do not restrict an
+        explicit start, but the last ID of the range must not exceed 4294967294.
+      - Ignored when O(state=absent).
+    type: int
+  databases:
+    description:
+      - Which files to manage, V(subuid) (O(subuid_path)) and/or V(subgid) (O(subgid_path)).
+    type: list
+    elements: str
+    choices: [subuid, subgid]
+    default: [subuid, subgid]
+  allow_unknown_user:
+    description:
+      - By default the user must exist in the passwd database (C(getpwnam)).
+      - When V(true) and the user does not exist, only lines whose owner field is the
+        name are the user's; numeric lines are left alone as they belong to someone else.
+    type: bool
+    default: false
+  allow_small_count:
+    description:
+      - Accept O(count) below 65536.
+    type: bool
+    default: false
+  backup:
+    description:
+      - Before changing a file, copy it to a backup with a timestamp in its name, as
+        M(ansible.builtin.copy) does.
+    type: bool
+    default: false
+  subuid_path:
+    description:
+      - Path of the subordinate UID file.
+    type: path
+    default: /etc/subuid
+  subgid_path:
+    description:
+      - Path of the subordinate GID file.
+    type: path
+    default: /etc/subgid
+  login_defs_path:
+    description:
+      - Path of C(login.defs), read for C(SUB_UID_MIN), C(SUB_UID_MAX), C(SUB_GID_MIN) and
+        C(SUB_GID_MAX) (defaults 100000 and 600100000 when unset or when the file is
+        missing).
+    type: path
+    default: /etc/login.defs
+notes:
+  - C(newuidmap) and C(newgidmap), from the C(uidmap) package on Debian and Ubuntu, are
+    what use these ranges; the role C(nsguard.docker.subids) installs the package.
+  - Ranges that already overlap between two other owners are left alone, and reported
+    as warnings.
+  - Numbers with leading zeros (C(alice:0100000:65536)) are refused as malformed, since
+    shadow-utils versions disagree on whether they are octal.
+seealso:
+  - name: subuid(5)
+    description: Format of the subordinate UID file.
+    link: https://man7.org/linux/man-pages/man5/subuid.5.html
+  - name: subgid(5)
+    description: Format of the subordinate GID file.
+    link: https://man7.org/linux/man-pages/man5/subgid.5.html
+'''
+
+EXAMPLES = r'''
+- name: Give the rootless Docker user 65536 subordinate UIDs and GIDs
+  nsguard.docker.subid:
+    name: dockrun
+
+- name: Give a user a larger range at a fixed place
+  nsguard.docker.subid:
+    name: ci
+    start: 1000000
+    count: 131072
+
+- name: Only subordinate GIDs, with a backup of the file
+  nsguard.docker.subid:
+    name: builder
+    databases: [subgid]
+    backup: true
+
+- name: Reserve a range for a user that is created later (e.g. by LDAP)
+  nsguard.docker.subid:
+    name: remote-user
+    allow_unknown_user: true
+
+- name: Remove the ranges of a user
+  nsguard.docker.subid:
+    name: olduser
+    state: absent
+    allow_unknown_user: true
+'''
+
+RETURN = r'''
+subuid:
+  description:
+    - The user's range in the subuid file after the run (the one that satisfied the
+      request when several lines were already there).
+    - V(null) when O(state=absent) or when V(subuid) is not in O(databases).
+  returned: always
+  type: dict
+  contains:
+    start:
+      description: First subordinate UID.
+      type: int
+      sample: 100000
+    count:
+      description: Number of subordinate UIDs.
+      type: int
+      sample: 65536
+  sample: {start: 100000, count: 65536}
+subgid:
+  description:
+    - The user's range in the subgid file after the run.
+    - V(null) when O(state=absent) or when V(subgid) is not in O(databases).
+  returned: always
+  type: dict
+  contains:
+    start:
+      description: First subordinate GID.
+      type: int
+      sample: 100000
+    count:
+      description: Number of subordinate GIDs.
+      type: int
+      sample: 65536
+  sample: {start: 100000, count: 65536}
+backup_files:
+  description: Backups made, by database name.
+  returned: when O(backup=true) and a file was changed
+  type: dict
+  sample: {subuid: /etc/subuid.4242.2025-01-31@12:00:00~}
+backup_file:
+  description: The first backup made (same as one of the values of RV(backup_files)).
+  returned: when O(backup=true) and a file was changed
+  type: str
+  sample: /etc/subuid.4242.2025-01-31@12:00:00~
+'''
+
+import os
+import pwd
+
+from ansible.module_utils.basic import AnsibleModule
+from ansible_collections.nsguard.docker.plugins.module_utils.subid import (
+    DATABASES,
+    SubidError,
+    ensure_absent,
+    ensure_present,
+    find_overlaps,
+    login_defs_limits,
+    parse,
+    render,
+    validate_request,
+)
+from ansible_collections.nsguard.docker.plugins.module_utils.fileops import (
+    FileOpsError,
+    atomic_write,
+    read_bytes,
+    shadow_locks,
+)
+
+#: lckpwdf(3)'s lock file; a module-level constant so tests can point it elsewhere.
+PWD_LOCK_PATH = '/etc/.pwd.lock'
+#: Seconds to wait for each lock, as lckpwdf(3) does.
+LOCK_TIMEOUT = 15.0
+
+_ENCODING = ('utf-8', 'surrogateescape')
+
+
+def _decode(data):
+    return data.decode(*_ENCODING)
+
+
+def _encode(text):
+    return text.encode(*_ENCODING)
+
+
+def _printable(text):
+    """Text safe for JSON output (undecodable bytes shown as U+FFFD)."""
+    return _encode(text).decode('utf-8', 'replace')
+
+
+def _lookup_uid(name):
+    try:
+        return pwd.getpwnam(name).pw_uid
+    except KeyError:
+        return None
+
+
+def _resolve_owner(owner):
+    """Principal of an owner field: the uid when known, else the name itself."""
+    if owner.isdigit():
+        return int(owner)
+    uid = _lookup_uid(owner)
+    return owner if uid is None else uid
+
+
+def _check_name(name):
+    if not name:
+        return 'name must not be empty'
+    if ':' in name or name.startswith('#') or any(c.isspace() for c in name):
+        return 'name %r cannot be an owner field of subuid/subgid (no ":", white space or leading "#")' % name
+    return None
+
+
+class _NoLock(object):
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc_info):
+        return False
+
+
+def run_module():
+    module = AnsibleModule(
+        argument_spec=dict(
+            name=dict(type='str', required=True, aliases=['user']),
+            state=dict(type='str', default='present', choices=['present', 'absent']),
+            count=dict(type='int', default=65536),
+            start=dict(type='int'),
+            databases=dict(type='list', elements='str', choices=list(DATABASES),
+                           default=list(DATABASES)),
+            allow_unknown_user=dict(type='bool', default=False),
+            allow_small_count=dict(type='bool', default=False),
+            backup=dict(type='bool', default=False),
+            subuid_path=dict(type='path', default='/etc/subuid'),
+            subgid_path=dict(type='path', default='/etc/subgid'),
+            login_defs_path=dict(type='path', default='/etc/login.defs'),
+        ),
+        supports_check_mode=True,
+    )
+    params = module.params
+    name = params['name']
+    present = params['state'] == 'present'
+    result = dict(changed=False, subuid=None, subgid=None)
+
+    # --- inputs ---------------------------------------------------------------
+    problem = _check_name(name)
+    if problem:
+        module.fail_json(msg=problem, **result)
+    databases = [db for db in DATABASES if db in (params['databases'] or [])]
+    if not databases:
+        module.fail_json(msg='databases must name subuid and/or subgid', **result)
+    paths = {'subuid': params['subuid_path'], 'subgid': params['subgid_path']}
+    if len(databases) == 2 and os.path.realpath(paths['subuid']) == os.path.realpath(paths['subgid']):
+        module.fail_json(msg='subuid_path and subgid_path are the same file (%s)' % paths['subuid'],
+                         **result)
+    if present:
+        try:
+            validate_request(params['count'], params['start'], params['allow_small_count'])
+        except SubidError as exc:
+            module.fail_json(msg=str(exc), **result)
+
+    uid = _lookup_uid(name)
+    if uid is None and not params['allow_unknown_user']:
+        module.fail_json(msg='user %r does not exist in the passwd database; set '
+                             'allow_unknown_user=true to manage lines owned by this name anyway'
+                             % name, **result)
+
+    try:
+        defs = read_bytes(params['login_defs_path'])
+        limits = login_defs_limits(None if defs is None else _decode(defs),
+                                   params['login_defs_path'])
+    except (SubidError, FileOpsError) as exc:
+        module.fail_json(msg=str(exc), **result)
+
+    # --- compute everything, then write ---------------------------------------
+    if module.check_mode:
+        locks = _NoLock()
+    else:
+        locks = shadow_locks([paths[db] for db in databases], PWD_LOCK_PATH, LOCK_TIMEOUT)
+
+    plans = []
+    written = []
+    try:
+        with locks:
+            for db in databases:
+                path = paths[db]
+                data = read_bytes(path)
+                before = '' if data is None else _decode(data)
+                entries = parse(before, path)
+                if present:
+                    try:
+                        res = ensure_present(entries, name, uid, params['count'], params['start'],
+                                             limits[db]['min'], limits[db]['max'],
+                                             params['allow_small_count'])
+                    except SubidError as exc:
+                        raise SubidError('%s (%s): %s' % (db, path, exc))
+                    result[db] = dict(start=res.start, count=res.count)
+                else:
+                    res = ensure_absent(entries, name, uid)
+                plans.append((db, path, data is not None, before, render(res.entries), res))
+
+            backups = {}
+            for db, path, existed, before, after, res in plans:
+                if before == after:
+                    continue
+                result['changed'] = True
+                if module.check_mode:
+                    continue
+                if params['backup'] and existed:
+                    try:
+                        backups[db] = module.backup_local(path)
+                    except Exception as exc:  # pylint: disable=broad-except
+                        raise FileOpsError('backup of %s failed: %s' % (path, exc))
+                atomic_write(path, _encode(after))
+                written.append(path)
+            if backups:
+                result['backup_files'] = backups
+                result['backup_file'] = backups[[db for db in databases if db in backups][0]]
+    except (SubidError, FileOpsError) as exc:
+        msg = str(exc)
+        if written:
+            msg += ' (already written: %s)' % ', '.join(written)
+            result['changed'] = True
+        module.fail_json(msg=msg, **result)
+
+    for db, path, existed, before, after, res in plans:
+        for overlap in find_overlaps(res.entries, _resolve_owner):
+            a, b = overlap['a'], overlap['b']
+            module.warn('%s: ranges of %s (line %s) and %s (line %s) overlap in %d ids from %d; '
+                        'left as they are' % (path, a['owner'], a['line'], b['owner'], b['line'],
+                                              overlap['count'], overlap['start']))
+
+    if module._diff:
+        result['diff'] = [dict(before=_printable(before), after=_printable(after),
+                               before_header=path, after_header=path)
+                          for db, path, existed, before, after, res in plans]
+    module.exit_json(**result)
+
+
+def main():
+    run_module()
+
+
+if __name__ == '__main__':
+    main()

@@ -1,0 +1,504 @@
+"""nsguard VM lab: real Ubuntu 24.04 hosts under QEMU for the collection's tests.
+
+Nothing this collection does is true until it runs on a systemd host with a real kernel,
+so scenarios run against throwaway VMs booted from one cached base image:
+
+  build            debootstrap a noble rootfs (InRelease verified with the Ubuntu archive
+                   key shipped in tests/lab/keys, fingerprint checked first), configure it in
+                   a chroot, pack it as qcow2 with its kernel and initrd. Cached outside the
+                   repo under a hash of the recipe; rebuilt when absent or changed.
+  up NAME          boot a VM from a fresh overlay under QEMU TCG (nested KVM hangs on this
+                   machine kind), SSH forwarded to 127.0.0.1:<free port>; wait for SSH with a
+                   bounded timeout and one retry; print the instance as JSON.
+  down NAME|--all  stop VMs and delete their overlays.
+  console NAME     print a VM's serial console.
+  test SCENARIO..  run molecule scenarios stage by stage, one after another, recording wall
+                   times to JSON and printing serial consoles when anything fails.
+  paths            print the cache paths (image, kernel, initrd, key, pool) as JSON.
+
+Processes and overlays are always cleaned up, also on failure, SIGTERM or Ctrl-C.
+"""
+
+import argparse
+import contextlib
+import datetime
+import hashlib
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+REPO = os.path.dirname(os.path.dirname(HERE))
+KEY_FILE = os.path.join(HERE, "keys", "ubuntu-archive-2018.asc")
+# Ubuntu Archive Automatic Signing Key (2018) <ftpmaster@ubuntu.com>
+KEY_FINGERPRINT = "F6ECB3762474EDA9D21B7022871920D1991BC93C"
+
+SUITE = "noble"
+# Debian 12's debootstrap has no `noble` script; every modern Ubuntu suite uses `gutsy`,
+# which also carries the archive's default mirror, so none is written here.
+DEBOOTSTRAP_SCRIPT = "gutsy"
+DEBOOTSTRAP_INCLUDE = [
+    "ubuntu-keyring", "systemd-sysv", "udev", "kmod", "dbus", "apt-utils",
+]
+# Installed in the chroot after noble-updates/-security are enabled (what a small
+# Ubuntu server has; apparmor matters: it carries the rootlesskit profile).
+IMAGE_PACKAGES = [
+    "linux-image-virtual", "initramfs-tools", "openssh-server", "sudo", "python3",
+    "python3-apt", "systemd-resolved", "libpam-systemd", "iproute2", "ca-certificates",
+    "gnupg", "apparmor", "procps", "less", "netbase",
+]
+# Ubuntu .debs kept beside the image for test fixtures: the stand-in for Docker's apt
+# repository is repackaged from these, and busybox-static makes local test images.
+POOL_PACKAGES = [
+    "docker.io", "containerd", "runc", "rootlesskit", "docker-buildx", "docker-compose-v2",
+    "tini", "busybox-static",
+]
+IMAGE_SIZE = "10G"
+RECIPE_VERSION = "3"
+
+CONFIGURE_SCRIPT = r"""
+set -euxo pipefail
+export DEBIAN_FRONTEND=noninteractive LC_ALL=C.UTF-8
+# Reuse the mirror debootstrap chose for every pocket; name no host here.
+mirror=$(awk '$1 == "deb" {print $2; exit}' /etc/apt/sources.list)
+rm -f /etc/apt/sources.list
+cat > /etc/apt/sources.list.d/ubuntu.sources <<EOF
+Types: deb
+URIs: $mirror
+Suites: noble noble-updates noble-security
+Components: main universe
+Signed-By: /usr/share/keyrings/ubuntu-archive-keyring.gpg
+EOF
+printf '#!/bin/sh\nexit 101\n' > /usr/sbin/policy-rc.d && chmod 0755 /usr/sbin/policy-rc.d
+apt-get -q update
+apt-get -qy full-upgrade
+apt-get -qy install --no-install-recommends $IMAGE_PACKAGES
+mkdir -p /var/cache/lab-pool && cd /var/cache/lab-pool && apt-get -q download $POOL_PACKAGES && cd /
+echo nsguard-lab > /etc/hostname
+printf '127.0.0.1 localhost\n127.0.1.1 nsguard-lab\n::1 localhost ip6-localhost ip6-loopback\n' > /etc/hosts
+echo '/dev/vda / ext4 defaults,discard 0 1' > /etc/fstab
+printf '[Match]\nName=eth0\n\n[Network]\nDHCP=ipv4\n' > /etc/systemd/network/10-eth0.network
+systemctl enable systemd-networkd systemd-resolved ssh
+systemctl mask apt-daily.timer apt-daily-upgrade.timer motd-news.timer fstrim.timer \
+    e2scrub_all.timer man-db.timer dpkg-db-backup.timer 2>/dev/null || true
+# The vagrant user, as on a Vagrant box: uid 1000, passwordless sudo, the lab's key.
+useradd -m -s /bin/bash -u 1000 -G sudo vagrant
+echo 'vagrant ALL=(ALL) NOPASSWD:ALL' > /etc/sudoers.d/vagrant && chmod 0440 /etc/sudoers.d/vagrant
+install -d -m 0700 -o vagrant -g vagrant /home/vagrant/.ssh
+install -m 0600 -o vagrant -g vagrant /tmp/lab_key.pub /home/vagrant/.ssh/authorized_keys
+printf 'UseDNS no\nPasswordAuthentication no\n' > /etc/ssh/sshd_config.d/10-lab.conf
+rm -f /tmp/lab_key.pub /usr/sbin/policy-rc.d
+apt-get clean
+ln -sf ../run/systemd/resolve/stub-resolv.conf /etc/resolv.conf
+"""
+
+
+class LabError(Exception):
+    pass
+
+
+def log(msg):
+    sys.stderr.write("[lab %s] %s\n" % (time.strftime("%H:%M:%S"), msg))
+    sys.stderr.flush()
+
+
+def run(cmd, **kw):
+    log("$ " + " ".join(cmd))
+    return subprocess.run(cmd, check=True, **kw)
+
+
+def cache_root():
+    default = "/var/cache/nsguard-lab" if os.geteuid() == 0 else \
+        os.path.join(os.path.expanduser("~"), ".cache", "nsguard-lab")
+    return os.environ.get("NSGUARD_LAB_CACHE", default)
+
+
+def run_root():
+    return os.environ.get("NSGUARD_LAB_RUN", os.path.join(cache_root(), "instances"))
+
+
+def recipe_hash():
+    h = hashlib.sha256()
+    for part in (RECIPE_VERSION, SUITE, DEBOOTSTRAP_SCRIPT, " ".join(DEBOOTSTRAP_INCLUDE),
+                 " ".join(IMAGE_PACKAGES), " ".join(POOL_PACKAGES), IMAGE_SIZE,
+                 CONFIGURE_SCRIPT, KEY_FINGERPRINT):
+        h.update(part.encode() + b"\0")
+    with open(KEY_FILE, "rb") as f:
+        h.update(f.read())
+    return h.hexdigest()[:16]
+
+
+def image_paths():
+    d = os.path.join(cache_root(), "images", recipe_hash())
+    return {
+        "dir": d,
+        "image": os.path.join(d, "base.qcow2"),
+        "kernel": os.path.join(d, "vmlinuz"),
+        "initrd": os.path.join(d, "initrd.img"),
+        "key": os.path.join(d, "id_ed25519"),
+        "pool": os.path.join(d, "pool"),
+        "cache": cache_root(),
+        "timings": os.path.join(cache_root(), "timings.jsonl"),
+    }
+
+
+# --------------------------------------------------------------------------- build
+
+def verified_keyring(workdir):
+    """Return a binary keyring holding the shipped archive key, after checking its fingerprint."""
+    gnupg = os.path.join(workdir, "gnupg")
+    os.makedirs(gnupg, mode=0o700)
+    out = subprocess.run(["gpg", "--homedir", gnupg, "--with-colons", "--show-keys", KEY_FILE],
+                         check=True, capture_output=True, text=True).stdout
+    fprs = [line.split(":")[9] for line in out.splitlines() if line.startswith("fpr:")]
+    if not fprs or fprs[0] != KEY_FINGERPRINT:
+        raise LabError("%s has fingerprint %s, expected %s" % (KEY_FILE, fprs[:1], KEY_FINGERPRINT))
+    keyring = os.path.join(workdir, "ubuntu-archive.gpg")
+    run(["gpg", "--homedir", gnupg, "--batch", "--yes", "--output", keyring, "--dearmor", KEY_FILE])
+    return keyring
+
+
+@contextlib.contextmanager
+def chroot_mounts(root):
+    mounted = []
+    try:
+        for src, dst, args in (("proc", "proc", ["-t", "proc"]), ("sysfs", "sys", ["-t", "sysfs"]),
+                               ("/dev", "dev", ["--bind"]), ("devpts", "dev/pts", ["-t", "devpts"])):
+            target = os.path.join(root, dst)
+            os.makedirs(target, exist_ok=True)
+            run(["mount"] + args + [src, target])
+            mounted.append(target)
+        yield
+    finally:
+        for target in reversed(mounted):
+            subprocess.run(["umount", "-l", target], check=False)
+
+
+def build(force=False):
+    p = image_paths()
+    if os.path.exists(p["image"]) and not force:
+        return p
+    if os.geteuid() != 0:
+        raise LabError("building the base image needs root (debootstrap, chroot, mounts)")
+    for tool in ("debootstrap", "qemu-img", "mkfs.ext4", "gpg", "ssh-keygen"):
+        if not shutil.which(tool):
+            raise LabError("%s not found: run the README's setup command first" % tool)
+    os.makedirs(os.path.dirname(p["dir"]), exist_ok=True)
+    work = tempfile.mkdtemp(prefix="build-", dir=os.path.dirname(p["dir"]))
+    started = time.time()
+    try:
+        keyring = verified_keyring(work)
+        root = os.path.join(work, "rootfs")
+        # A private copy of debootstrap's data with a `noble` script (a link to gutsy).
+        dbs = os.path.join(work, "debootstrap")
+        shutil.copytree("/usr/share/debootstrap", dbs, symlinks=True)
+        if not os.path.exists(os.path.join(dbs, "scripts", SUITE)):
+            os.symlink(DEBOOTSTRAP_SCRIPT, os.path.join(dbs, "scripts", SUITE))
+        env = dict(os.environ, DEBOOTSTRAP_DIR=dbs)
+        run(["debootstrap", "--variant=minbase", "--keyring=" + keyring,
+             "--components=main,universe", "--include=" + ",".join(DEBOOTSTRAP_INCLUDE),
+             SUITE, root, ""], env=env)
+        log("debootstrap done after %.0fs" % (time.time() - started))
+        out = os.path.join(work, "out")
+        os.makedirs(out)
+        run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", "nsguard-lab",
+             "-f", os.path.join(out, "id_ed25519")])
+        shutil.copy(os.path.join(out, "id_ed25519.pub"), os.path.join(root, "tmp", "lab_key.pub"))
+        shutil.copy("/etc/resolv.conf", os.path.join(root, "etc", "resolv.conf"))
+        with chroot_mounts(root):
+            env = {"PATH": "/usr/sbin:/usr/bin:/sbin:/bin", "HOME": "/root",
+                   "IMAGE_PACKAGES": " ".join(IMAGE_PACKAGES), "POOL_PACKAGES": " ".join(POOL_PACKAGES)}
+            run(["chroot", root, "/bin/bash", "-c", CONFIGURE_SCRIPT], env=env)
+        log("configured after %.0fs" % (time.time() - started))
+        shutil.move(os.path.join(root, "var", "cache", "lab-pool"), os.path.join(out, "pool"))
+        boot = os.path.join(root, "boot")
+        kernels = sorted(f for f in os.listdir(boot) if f.startswith("vmlinuz-"))
+        if not kernels:
+            raise LabError("no kernel in the image's /boot")
+        version = kernels[-1][len("vmlinuz-"):]
+        shutil.copy(os.path.join(boot, "vmlinuz-" + version), os.path.join(out, "vmlinuz"))
+        shutil.copy(os.path.join(boot, "initrd.img-" + version), os.path.join(out, "initrd.img"))
+        raw = os.path.join(work, "rootfs.raw")
+        run(["truncate", "-s", IMAGE_SIZE, raw])
+        run(["mkfs.ext4", "-q", "-L", "nsguard-root", "-d", root, raw])
+        run(["qemu-img", "convert", "-c", "-O", "qcow2", raw, os.path.join(out, "base.qcow2")])
+        with open(os.path.join(out, "recipe.json"), "w") as f:
+            json.dump({"hash": recipe_hash(), "suite": SUITE, "kernel": version,
+                       "built": datetime.datetime.now(datetime.timezone.utc).isoformat(),
+                       "seconds": round(time.time() - started)}, f, indent=2)
+        if os.path.exists(p["dir"]):
+            shutil.rmtree(p["dir"])
+        os.rename(out, p["dir"])
+        log("image ready in %.0fs: %s" % (time.time() - started, p["image"]))
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    prune_images(keep=recipe_hash())
+    return p
+
+
+def prune_images(keep):
+    images = os.path.join(cache_root(), "images")
+    for name in os.listdir(images):
+        if name != keep and not name.startswith("build-"):
+            log("removing stale image %s" % name)
+            shutil.rmtree(os.path.join(images, name), ignore_errors=True)
+
+
+# --------------------------------------------------------------------------- VMs
+
+def instance_dir(name):
+    return os.path.join(run_root(), name)
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def qemu_pid(name):
+    try:
+        with open(os.path.join(instance_dir(name), "qemu.pid")) as f:
+            pid = int(f.read().strip())
+        with open("/proc/%d/cmdline" % pid, "rb") as f:
+            if ("nsguard-" + name).encode() not in f.read():
+                return None
+        return pid
+    except (OSError, ValueError):
+        return None
+
+
+def ssh_base(inst):
+    return ["ssh", "-q", "-o", "BatchMode=yes", "-o", "StrictHostKeyChecking=no",
+            "-o", "UserKnownHostsFile=/dev/null", "-o", "ConnectTimeout=5", "-o", "LogLevel=ERROR",
+            "-i", inst["identity_file"], "-p", str(inst["port"]), "%s@%s" % (inst["user"], inst["address"])]
+
+
+def boot(name, p, memory, cpus):
+    d = instance_dir(name)
+    shutil.rmtree(d, ignore_errors=True)
+    os.makedirs(d)
+    overlay = os.path.join(d, "overlay.qcow2")
+    run(["qemu-img", "create", "-q", "-f", "qcow2", "-b", p["image"], "-F", "qcow2", overlay])
+    port = free_port()
+    console = os.path.join(d, "console.log")
+    cmd = ["qemu-system-x86_64", "-name", "nsguard-" + name, "-machine", "q35",
+           "-accel", "tcg,thread=multi", "-cpu", "max", "-smp", str(cpus), "-m", str(memory),
+           "-kernel", p["kernel"], "-initrd", p["initrd"],
+           "-append", "root=/dev/vda rw console=ttyS0 net.ifnames=0",
+           "-drive", "file=%s,if=virtio,format=qcow2,cache=unsafe,discard=unmap" % overlay,
+           "-netdev", "user,id=n0,hostfwd=tcp:127.0.0.1:%d-:22" % port,
+           "-device", "virtio-net-pci,netdev=n0", "-device", "virtio-rng-pci",
+           "-display", "none", "-vga", "none", "-serial", "file:" + console,
+           "-daemonize", "-pidfile", os.path.join(d, "qemu.pid")]
+    run(cmd)
+    inst = {"instance": name, "address": "127.0.0.1", "port": port, "user": "vagrant",
+            "identity_file": p["key"], "console": console, "overlay": overlay}
+    with open(os.path.join(d, "instance.json"), "w") as f:
+        json.dump(inst, f, indent=2)
+    return inst
+
+
+def wait_for_ssh(name, inst, timeout):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        if qemu_pid(name) is None:
+            raise LabError("QEMU for %s exited during boot" % name)
+        r = subprocess.run(check=False, args=ssh_base(inst) + ["systemctl is-system-running --wait >/dev/null; true"],
+                           stdin=subprocess.DEVNULL, capture_output=True,
+                           timeout=max(5, deadline - time.time()))
+        if r.returncode == 0:
+            return
+        time.sleep(2)
+    raise LabError("no SSH on 127.0.0.1:%d after %ds" % (inst["port"], timeout))
+
+
+def print_console(name, lines=80):
+    path = os.path.join(instance_dir(name), "console.log")
+    try:
+        with open(path, errors="replace") as f:
+            tail = f.read().splitlines()[-lines:]
+    except OSError:
+        return
+    sys.stderr.write("----- serial console of %s (last %d lines) -----\n" % (name, lines))
+    sys.stderr.write("\n".join(tail) + "\n----- end of console -----\n")
+
+
+def up(name, memory=2048, cpus=2, timeout=240, attempts=2):
+    p = build()
+    for attempt in range(1, attempts + 1):
+        started = time.time()
+        try:
+            inst = boot(name, p, memory, cpus)
+            wait_for_ssh(name, inst, timeout)
+            log("%s up in %.0fs on 127.0.0.1:%d" % (name, time.time() - started, inst["port"]))
+            return inst
+        except (LabError, subprocess.SubprocessError) as e:
+            log("attempt %d/%d for %s failed: %s" % (attempt, attempts, name, e))
+            print_console(name)
+            down(name)
+            if attempt == attempts:
+                raise LabError("%s did not come up: %s" % (name, e))
+        except BaseException:
+            down(name)
+            raise
+    raise AssertionError("unreachable")
+
+
+def down(name):
+    pid = qemu_pid(name)
+    if pid:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGTERM)
+        for _attempt in range(50):
+            if not os.path.exists("/proc/%d" % pid):
+                break
+            time.sleep(0.2)
+        else:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+    shutil.rmtree(instance_dir(name), ignore_errors=True)
+
+
+def down_all():
+    if os.path.isdir(run_root()):
+        for name in os.listdir(run_root()):
+            down(name)
+    # Strays whose instance directory is gone (e.g. a killed CI run).
+    for pid in os.listdir("/proc"):
+        if pid.isdigit():
+            with contextlib.suppress(OSError):
+                with open("/proc/%s/cmdline" % pid, "rb") as f:
+                    argv = f.read().split(b"\0")
+                if argv and argv[0].endswith(b"qemu-system-x86_64") and b"-name" in argv and \
+                        argv[argv.index(b"-name") + 1].startswith(b"nsguard-"):
+                    os.kill(int(pid), signal.SIGKILL)
+
+
+# --------------------------------------------------------------------------- scenarios
+
+def scenario_sequence(scenario):
+    import yaml  # from the venv (molecule depends on it)
+    with open(os.path.join(REPO, "molecule", scenario, "molecule.yml")) as f:
+        conf = yaml.safe_load(f) or {}
+    seq = (conf.get("scenario") or {}).get("test_sequence") or [
+        "dependency", "cleanup", "destroy", "syntax", "create", "prepare", "converge",
+        "idempotence", "side_effect", "verify", "cleanup", "destroy"]
+    platforms = [pl["name"] for pl in conf.get("platforms", [])]
+    return seq, platforms
+
+
+def test_scenarios(scenarios):
+    molecule = os.path.join(os.path.dirname(sys.executable), "molecule")
+    failed = []
+    out_dir = os.path.join(REPO, "tests", "output", "timings")
+    os.makedirs(out_dir, exist_ok=True)
+    for scenario in scenarios:
+        seq, platforms = scenario_sequence(scenario)
+        record = {"scenario": scenario, "started": datetime.datetime.now(datetime.timezone.utc).isoformat(),
+                  "image": recipe_hash(), "stages": {}, "result": "passed"}
+        started = time.time()
+        try:
+            for stage in seq:
+                if stage in ("destroy", "cleanup") and stage != seq[-1]:
+                    continue  # the run starts from nothing; only the final destroy matters
+                if stage == "destroy":
+                    break
+                t0 = time.time()
+                log("scenario %s: %s" % (scenario, stage))
+                r = subprocess.run([molecule, stage.replace("_", "-"), "-s", scenario], cwd=REPO, check=False)
+                record["stages"][stage] = round(time.time() - t0, 1)
+                if r.returncode != 0:
+                    raise LabError("molecule %s failed for scenario %s" % (stage, scenario))
+        except (LabError, KeyboardInterrupt) as e:
+            record["result"] = "failed: %s" % e
+            failed.append(scenario)
+            for name in platforms:
+                print_console(name, lines=120)
+            if isinstance(e, KeyboardInterrupt):
+                raise
+        finally:
+            t0 = time.time()
+            subprocess.run([molecule, "destroy", "-s", scenario], cwd=REPO, check=False)
+            for name in platforms:
+                down(name)
+            record["stages"]["destroy"] = round(time.time() - t0, 1)
+            record["total"] = round(time.time() - started, 1)
+            with open(os.path.join(out_dir, "%s.json" % scenario), "w") as f:
+                json.dump(record, f, indent=2)
+            with open(image_paths()["timings"], "a") as f:
+                f.write(json.dumps(record) + "\n")
+            log("scenario %s %s in %.0fs: %s" % (scenario, record["result"], record["total"],
+                                                 json.dumps(record["stages"])))
+    return failed
+
+
+# --------------------------------------------------------------------------- CLI
+
+def _raise_interrupt(signum, frame):
+    raise KeyboardInterrupt()
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = ap.add_subparsers(dest="cmd", required=True)
+    b = sub.add_parser("build", help="build the base image if absent (or --force)")
+    b.add_argument("--force", action="store_true")
+    u = sub.add_parser("up", help="boot a VM and wait for SSH; prints the instance as JSON")
+    u.add_argument("name")
+    u.add_argument("--memory", type=int, default=2048)
+    u.add_argument("--cpus", type=int, default=2)
+    u.add_argument("--timeout", type=int, default=240, help="seconds to wait for SSH per attempt")
+    d = sub.add_parser("down", help="stop VMs and remove their overlays")
+    d.add_argument("name", nargs="?")
+    d.add_argument("--all", action="store_true")
+    c = sub.add_parser("console", help="print a VM's serial console")
+    c.add_argument("name")
+    c.add_argument("--lines", type=int, default=200)
+    t = sub.add_parser("test", help="run molecule scenarios with timings")
+    t.add_argument("scenarios", nargs="+")
+    sub.add_parser("paths", help="print cache paths as JSON")
+    args = ap.parse_args(argv)
+
+    # SIGTERM (CI timeouts, molecule aborts) unwinds like Ctrl-C so cleanup runs.
+    signal.signal(signal.SIGTERM, _raise_interrupt)
+    try:
+        if args.cmd == "build":
+            print(json.dumps(build(force=args.force), indent=2))
+        elif args.cmd == "up":
+            print(json.dumps(up(args.name, args.memory, args.cpus, args.timeout)))
+        elif args.cmd == "down":
+            if args.all:
+                down_all()
+            elif args.name:
+                down(args.name)
+            else:
+                ap.error("down needs a NAME or --all")
+        elif args.cmd == "console":
+            print_console(args.name, args.lines)
+        elif args.cmd == "paths":
+            print(json.dumps(image_paths(), indent=2))
+        elif args.cmd == "test":
+            failed = test_scenarios(args.scenarios)
+            if failed:
+                log("FAILED scenarios: %s" % " ".join(failed))
+                return 1
+    except LabError as e:
+        log("error: %s" % e)
+        return 1
+    except KeyboardInterrupt:
+        log("interrupted: cleaning up")
+        if args.cmd == "up":
+            down(args.name)
+        return 130
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,63 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) nsguard.docker contributors
+# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""Helpers shared by the audit units (procfs, engine_api, namespace_audit, socket_audit,
+fleet_report and the namespace_mode, socket_exposure and audit_report modules).
+
+``fakehost`` is tests/unit/fixtures/audit/fakehost.py, loaded once through importlib
+(fixtures are not a package); ``run_module`` runs a module's main() as Ansible does;
+``checked_documentation`` loads and checks an audit module's DOCUMENTATION.
+The conftest.py next to this file puts this directory on sys.path and holds the fixtures.
+"""
+
+from __future__ import absolute_import, division, print_function
+__metaclass__ = type
+
+import importlib.util
+import json
+import os
+import sys
+
+import pytest
+import yaml
+
+from ansible.module_utils.testing import patch_module_args
+
+FAKEHOST_MODULE = 'nsguard_audit_fakehost'
+FAKEHOST_PATH = os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', 'fixtures', 'audit', 'fakehost.py')
+
+
+def load_fakehost():
+    if FAKEHOST_MODULE not in sys.modules:
+        spec = importlib.util.spec_from_file_location(FAKEHOST_MODULE, FAKEHOST_PATH)
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+        sys.modules[FAKEHOST_MODULE] = module
+    return sys.modules[FAKEHOST_MODULE]
+
+
+fakehost = load_fakehost()
+
+
+def run_module(module, args, capsys, check_mode=False):
+    """Run ``module.main()`` with ``args``; the JSON it printed, with its exit code as ``_rc``."""
+    if check_mode:
+        args = dict(args, _ansible_check_mode=True)
+    with patch_module_args(args):
+        with pytest.raises(SystemExit) as caught:
+            module.main()
+    result = json.loads(capsys.readouterr().out)
+    result['_rc'] = caught.value.code
+    return result
+
+
+def checked_documentation(module, name):
+    """``module.DOCUMENTATION`` parsed, after checking its name and that every option has a
+    type, a description and a default."""
+    doc = yaml.safe_load(module.DOCUMENTATION)
+    assert doc['module'] == name
+    for option_name, option in doc['options'].items():
+        assert option.get('type') and option.get('description'), option_name
+        assert 'default' in option, option_name
+    return doc

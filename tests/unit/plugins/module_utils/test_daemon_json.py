@@ -1,0 +1,368 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) nsguard.docker contributors
+# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""Units for plugins/module_utils/daemon_json.py (load, merge, render, compare, write)."""
+
+from __future__ import absolute_import, division, print_function
+__metaclass__ = type
+
+import json
+import os
+import stat
+import subprocess
+import sys
+
+import pytest
+from hypothesis import given, settings as hsettings, strategies as st
+
+from ansible_collections.nsguard.docker.plugins.module_utils import daemon_json as dj
+from ansible_collections.nsguard.docker.tests.unit.conftest import FIXTURES
+
+FIX = os.path.join(FIXTURES, 'daemon_json')
+
+
+def fixture(name):
+    return os.path.join(FIX, name)
+
+
+def fixture_text(name):
+    with open(fixture(name)) as handle:
+        return handle.read()
+
+
+# --- parse / load ---------------------------------------------------------------------
+
+def test_load_keeps_key_order():
+    data, text = dj.load(fixture('basic.json'))
+    assert list(data) == ['log-driver', 'log-opts', 'storage-driver']
+    assert list(data['log-opts']) == ['max-size', 'max-file']
+    assert text == fixture_text('basic.json')
+
+
+def test_load_missing_file_is_empty_and_absent(tmp_path):
+    data, text = dj.load(str(tmp_path / 'nope.json'))
+    assert data == {}
+    assert text is None
+
+
+@pytest.mark.parametrize('name', ['empty.json', 'whitespace.json'])
+def test_empty_file_is_empty_object(name):
+    data, text = dj.load(fixture(name))
+    assert data == {}
+    assert text is not None
+
+
+def test_trailing_comma_names_file_and_position():
+    with pytest.raises(dj.DaemonJsonError) as err:
+        dj.load(fixture('trailing_comma.json'))
+    msg = str(err.value)
+    assert fixture('trailing_comma.json') in msg
+    assert 'not valid JSON' in msg
+    assert 'line 4 column 1' in msg
+
+
+def test_bad_literal_position():
+    with pytest.raises(dj.DaemonJsonError) as err:
+        dj.parse(fixture_text('bad_literal.json'), '/etc/docker/daemon.json')
+    assert '/etc/docker/daemon.json is not valid JSON' in str(err.value)
+    assert 'line 2 column 12' in str(err.value)
+
+
+def test_top_level_must_be_object():
+    with pytest.raises(dj.DaemonJsonError) as err:
+        dj.load(fixture('toplevel_array.json'))
+    assert 'JSON object' in str(err.value)
+    assert 'not array' in str(err.value)
+
+
+@pytest.mark.parametrize('text,kind', [('"x"', 'string'), ('3', 'number'),
+                                       ('null', 'null'), ('true', 'boolean')])
+def test_scalar_top_level_rejected(text, kind):
+    with pytest.raises(dj.DaemonJsonError) as err:
+        dj.parse(text, 'f.json')
+    assert 'not %s' % kind in str(err.value)
+
+
+def test_duplicate_keys_last_wins_like_go():
+    data = dj.parse(fixture_text('duplicate_keys.json'))
+    assert data == {'debug': False}
+
+
+def test_parse_bytes_and_bad_utf8():
+    assert dj.parse(b'{"a": 1}') == {'a': 1}
+    with pytest.raises(dj.DaemonJsonError) as err:
+        dj.parse(b'{"a": "\xff"}', 'x.json')
+    assert 'not valid UTF-8' in str(err.value)
+
+
+def test_read_directory_is_error(tmp_path):
+    with pytest.raises(dj.DaemonJsonError) as err:
+        dj.load(str(tmp_path))
+    assert 'is a directory' in str(err.value)
+
+
+def test_types_fixture_round_trip():
+    data, _text = dj.load(fixture('types.json'))
+    assert data['comment'] == u'caf\u00e9 \u2603'
+    again = dj.parse(dj.render(data))
+    assert dj.semantic_equal(data, again)
+    assert list(again) == list(data)
+
+
+# --- merge ----------------------------------------------------------------------------
+
+def test_merge_keeps_unmanaged_keys_and_order_appends_new():
+    current, _unused = dj.load(fixture('basic.json'))
+    result = dj.merge(current, {'live-restore': True, 'log-driver': 'journald'})
+    assert list(result) == ['log-driver', 'log-opts', 'storage-driver', 'live-restore']
+    assert result['log-driver'] == 'journald'
+    assert result['storage-driver'] == 'overlay2'
+    # input untouched
+    assert current['log-driver'] == 'json-file'
+    assert 'live-restore' not in current
+
+
+def test_merge_replaces_nested_wholesale_by_default():
+    current, _unused = dj.load(fixture('basic.json'))
+    result = dj.merge(current, {'log-opts': {'max-size': '50m'}})
+    assert result['log-opts'] == {'max-size': '50m'}
+
+
+def test_merge_nested_recursive():
+    current, _unused = dj.load(fixture('types.json'))
+    result = dj.merge(current, {'features': {'buildkit': False, 'cdi': True},
+                                'default-ulimits': {'nofile': {'Soft': 4096}}},
+                      merge_nested=True)
+    assert list(result['features']) == ['buildkit', 'containerd-snapshotter', 'cdi']
+    assert result['features'] == {'buildkit': False, 'containerd-snapshotter': False,
+                                  'cdi': True}
+    assert result['default-ulimits']['nofile'] == {'Name': 'nofile', 'Hard': 65536,
+                                                   'Soft': 4096}
+
+
+def test_merge_nested_replaces_non_dict():
+    result = dj.merge({'dns': ['a']}, {'dns': {'x': 1}}, merge_nested=True)
+    assert result == {'dns': {'x': 1}}
+    result = dj.merge({'features': {'a': 1}}, {'features': ['x']}, merge_nested=True)
+    assert result == {'features': ['x']}
+
+
+def test_merge_nested_result_is_independent_copy():
+    current = {'features': {'a': {'b': 1}}}
+    result = dj.merge(current, {'features': {'c': 2}}, merge_nested=True)
+    result['features']['a']['b'] = 99
+    assert current['features']['a']['b'] == 1
+
+
+def test_remove_keys_and_missing_ignored():
+    current, _unused = dj.load(fixture('types.json'))
+    result = dj.merge(current, remove=['userns-remap', 'not-there'])
+    assert 'userns-remap' not in result
+    assert len(result) == len(current) - 1
+
+
+def test_set_and_remove_same_key_is_error():
+    with pytest.raises(dj.DaemonJsonError) as err:
+        dj.merge({}, {'debug': True}, remove=['debug'])
+    assert 'debug' in str(err.value)
+
+
+def test_values_any_json_type():
+    result = dj.merge({}, {'a': None, 'b': [1, 'x', {'y': False}], 'c': 1.5, 'd': 'é'})
+    assert json.loads(dj.render(result)) == {'a': None, 'b': [1, 'x', {'y': False}],
+                                             'c': 1.5, 'd': 'é'}
+
+
+# --- render ---------------------------------------------------------------------------
+
+def test_render_format():
+    text = dj.render(dj.merge({}, {'b': 1, 'a': {'x': [1, 2]}}))
+    assert text == '{\n  "b": 1,\n  "a": {\n    "x": [\n      1,\n      2\n    ]\n  }\n}\n'
+
+
+def test_render_basic_fixture_unchanged():
+    data, text = dj.load(fixture('basic.json'))
+    assert dj.render(data) == text
+
+
+def test_render_keeps_non_ascii():
+    assert dj.render({'comment': u'caf\u00e9'}) == u'{\n  "comment": "caf\u00e9"\n}\n'
+
+
+def test_render_rejects_nan_and_objects():
+    with pytest.raises(dj.DaemonJsonError):
+        dj.render({'x': float('nan')})
+    with pytest.raises(dj.DaemonJsonError):
+        dj.render({'x': object()})
+
+
+# --- semantic_equal -------------------------------------------------------------------
+
+def test_reformatted_fixture_is_semantically_equal():
+    basic, _unused = dj.load(fixture('basic.json'))
+    other, _unused = dj.load(fixture('basic_reformatted.json'))
+    assert dj.semantic_equal(basic, other)
+    assert list(basic) != list(other)
+
+
+@pytest.mark.parametrize('left,right,equal', [
+    (True, 1, False),
+    (False, 0, False),
+    (1, 1.0, False),
+    (3, 3, True),
+    (2.5, 2.5, True),
+    (None, None, True),
+    (None, '', False),
+    ('1', 1, False),
+    ([1, 2], [2, 1], False),
+    ([1, 2], (1, 2), True),
+    ({'a': 1, 'b': 2}, {'b': 2, 'a': 1}, True),
+    ({'a': 1}, {'a': 1, 'b': None}, False),
+    ({'a': [True]}, {'a': [1]}, False),
+    ({}, [], False),
+    ('x', ['x'], False),
+])
+def test_semantic_equal_cases(left, right, equal):
+    assert dj.semantic_equal(left, right) is equal
+    first, second = right, left
+    assert dj.semantic_equal(first, second) is equal
+
+
+def test_changed_keys():
+    before = {'a': 1, 'b': True, 'c': 'x'}
+    after = {'a': 1.0, 'b': True, 'd': None}
+    assert dj.changed_keys(before, after) == ['a', 'c', 'd']
+
+
+# --- property tests -------------------------------------------------------------------
+
+_scalars = st.one_of(st.none(), st.booleans(), st.integers(-2 ** 40, 2 ** 40),
+                     st.floats(allow_nan=False, allow_infinity=False), st.text(max_size=8))
+_values = st.recursive(
+    _scalars,
+    lambda children: st.one_of(st.lists(children, max_size=3),
+                               st.dictionaries(st.text(max_size=6), children, max_size=3)),
+    max_leaves=8)
+_docs = st.dictionaries(st.text(min_size=1, max_size=10), _values, max_size=6)
+
+
+@hsettings(max_examples=150, deadline=None)
+@given(current=_docs, wanted=_docs, nested=st.booleans())
+def test_property_merge_render_parse_idempotent(current, wanted, nested):
+    once = dj.merge(current, wanted, merge_nested=nested)
+    # what was written reads back as the same document
+    assert dj.semantic_equal(dj.parse(dj.render(once)), once)
+    # applying the same settings again changes nothing
+    twice = dj.merge(once, wanted, merge_nested=nested)
+    assert dj.semantic_equal(once, twice)
+    assert dj.render(once) == dj.render(twice)
+    # every wanted key is present, every other key untouched
+    for key in wanted:
+        assert key in once
+        if not nested:
+            assert dj.semantic_equal(once[key], wanted[key])
+    for key in current:
+        if key not in wanted:
+            assert dj.semantic_equal(once[key], current[key])
+    # existing keys keep their relative order, new ones come after
+    assert list(once)[:len(current)] == list(current)
+
+
+@hsettings(max_examples=100, deadline=None)
+@given(doc=_docs, remove=st.lists(st.text(min_size=1, max_size=10), max_size=4))
+def test_property_remove(doc, remove):
+    result = dj.merge(doc, remove=remove)
+    assert not set(result) & set(remove)
+    assert [k for k in doc if k not in remove] == list(result)
+
+
+# --- validate -------------------------------------------------------------------------
+
+def _fake_dockerd(tmp_path):
+    script = tmp_path / 'dockerd'
+    with open(fixture('fake_dockerd.py')) as handle:
+        body = handle.read()
+    script.write_text('#!%s\n%s' % (sys.executable, body))
+    script.chmod(0o755)
+    return str(script)
+
+
+def _run(argv):
+    proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            universal_newlines=True)
+    out, err = proc.communicate()
+    return proc.returncode, out, err
+
+
+def test_validate_accepts_and_cleans_up(tmp_path):
+    dockerd = _fake_dockerd(tmp_path)
+    work = tmp_path / 'work'
+    work.mkdir()
+    ok, rc, _out, err, argv = dj.validate(_run, dockerd, dj.render({'debug': True}),
+                                          tmpdir=str(work))
+    assert ok and rc == 0
+    assert 'configuration OK' in err
+    assert argv[:3] == [dockerd, '--validate', '--config-file']
+    assert os.listdir(str(work)) == []
+
+
+def test_validate_rejects_with_dockerd_message(tmp_path):
+    dockerd = _fake_dockerd(tmp_path)
+    ok, rc, _out, err, _argv = dj.validate(_run, dockerd, dj.render({'bogus': 1}),
+                                           tmpdir=str(tmp_path))
+    assert not ok and rc == 1
+    assert "don't match any configuration option: bogus" in err
+
+
+def test_validate_unsupported_detection():
+    assert dj.validate_unsupported('unknown flag: --validate\nSee dockerd --help')
+    assert not dj.validate_unsupported('configuration OK')
+    assert not dj.validate_unsupported(None)
+
+
+# --- atomic_write ---------------------------------------------------------------------
+
+def test_atomic_write_new_file_default_mode(tmp_path):
+    target = tmp_path / 'daemon.json'
+    old = os.umask(0o077)
+    try:
+        dj.atomic_write(str(target), '{}\n')
+    finally:
+        os.umask(old)
+    assert target.read_text() == '{}\n'
+    assert stat.S_IMODE(target.stat().st_mode) == 0o644
+    assert [p.name for p in tmp_path.iterdir()] == ['daemon.json']
+
+
+def test_atomic_write_keeps_mode_and_replaces_inode(tmp_path):
+    target = tmp_path / 'daemon.json'
+    target.write_text('{"a": 1}\n')
+    target.chmod(0o600)
+    inode = target.stat().st_ino
+    dj.atomic_write(str(target), u'{"b": "\u00e9"}\n')
+    assert target.read_text(encoding='utf-8') == u'{"b": "\u00e9"}\n'
+    assert stat.S_IMODE(target.stat().st_mode) == 0o600
+    assert target.stat().st_ino != inode
+
+
+def test_atomic_write_explicit_mode(tmp_path):
+    target = tmp_path / 'daemon.json'
+    dj.atomic_write(str(target), '{}\n', mode=0o640)
+    assert stat.S_IMODE(target.stat().st_mode) == 0o640
+
+
+def test_atomic_write_follows_symlink(tmp_path):
+    real = tmp_path / 'real.json'
+    real.write_text('{}\n')
+    link = tmp_path / 'daemon.json'
+    link.symlink_to(real)
+    dj.atomic_write(str(link), '{"x": 1}\n')
+    assert link.is_symlink()
+    assert real.read_text() == '{"x": 1}\n'
+
+
+def test_atomic_write_missing_dir_is_error(tmp_path):
+    with pytest.raises(dj.DaemonJsonError) as err:
+        dj.atomic_write(str(tmp_path / 'no' / 'daemon.json'), '{}\n')
+    assert 'temporary file' in str(err.value)

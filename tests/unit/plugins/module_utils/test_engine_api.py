@@ -1,0 +1,159 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) nsguard.docker contributors
+# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""Units of plugins/module_utils/engine_api.py against a real AF_UNIX server thread."""
+
+from __future__ import absolute_import, division, print_function
+__metaclass__ = type
+
+import json
+import os
+import shutil
+import socket
+import time
+
+import pytest
+
+from ansible_collections.nsguard.docker.plugins.module_utils import engine_api
+from ansible_collections.nsguard.docker.plugins.module_utils.engine_api import (
+    EngineAPIError,
+    UnixHTTPClient,
+    query_daemon,
+)
+
+from audit_helpers import fakehost
+
+
+@pytest.fixture
+def sockdir():
+    path = fakehost.short_tempdir()
+    yield path
+    shutil.rmtree(path, ignore_errors=True)
+
+
+def _serve(sockdir, routes, encoding='length'):
+    return fakehost.FakeEngine(os.path.join(sockdir, 'docker.sock'), routes, encoding)
+
+
+@pytest.mark.parametrize('encoding', ['length', 'chunked', 'eof'])
+def test_get_json_with_each_body_framing(sockdir, encoding):
+    info = fakehost.fixture_json('engine', 'info_rootless.json')
+    with _serve(sockdir, {'/info': (200, info)}, encoding) as server:
+        client = UnixHTTPClient(server.path, timeout=2)
+        assert client.get_json('/info') == info
+    request = server.requests[0]
+    assert request.startswith('GET /info HTTP/1.1\r\n')
+    assert 'Host: docker\r\n' in request and 'Connection: close\r\n' in request
+
+
+def test_chunked_body_larger_than_one_read(sockdir):
+    big = {'items': ['x' * 100] * 2000}   # ~200 kB, many recv() calls and chunks
+    with _serve(sockdir, {'/big': (200, big)}, 'chunked') as server:
+        assert UnixHTTPClient(server.path).get_json('/big') == big
+
+
+def test_raw_chunked_response_with_extensions_and_trailers(sockdir):
+    raw = (b'HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n'
+           b'4;ext=1\r\n{"a"\r\n'
+           b'3\r\n: 1\r\n'
+           b'1\r\n}\r\n'
+           b'0\r\nTrailer-One: x\r\n\r\n')
+    with _serve(sockdir, {'/raw': lambda head: raw}) as server:
+        status, headers, body = UnixHTTPClient(server.path).request('/raw')
+    assert status == 200 and headers['transfer-encoding'] == 'chunked'
+    assert json.loads(body) == {'a': 1}
+
+
+def test_http_error_carries_status_and_daemon_message(sockdir):
+    with _serve(sockdir, {'/boom': (500, {'message': 'daemon exploded'})}) as server:
+        with pytest.raises(EngineAPIError) as caught:
+            UnixHTTPClient(server.path).get_json('/boom')
+        with pytest.raises(EngineAPIError) as missing:
+            UnixHTTPClient(server.path).get_json('/nope')
+    assert caught.value.status == 500 and 'daemon exploded' in str(caught.value)
+    assert missing.value.status == 404
+
+
+def test_body_that_is_not_json(sockdir):
+    with _serve(sockdir, {'/text': (200, 'hello, world')}) as server:
+        with pytest.raises(EngineAPIError, match='not JSON'):
+            UnixHTTPClient(server.path).get_json('/text')
+
+
+@pytest.mark.parametrize('raw,match', [
+    (b'SSH-2.0-OpenSSH_9.6\r\n', 'not an HTTP response'),
+    (b'HTTP/1.1 abc OK\r\n\r\n', 'bad HTTP status'),
+    (b'HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n', 'bad chunk size'),
+    (b'HTTP/1.1 200 OK\r\nContent-Length: 50\r\n\r\n{"short": true}', 'connection closed after'),
+    (b'HTTP/1.1 200 OK\r\nContent-Length: many\r\n\r\n{}', 'bad Content-Length'),
+    (b'HTTP/1.1 200 OK\r\nContent-Type: text/plain', 'connection closed in the middle'),
+])
+def test_malformed_responses_raise_engine_api_error(sockdir, raw, match):
+    with _serve(sockdir, {'/x': lambda head: raw}) as server:
+        with pytest.raises(EngineAPIError, match=match):
+            UnixHTTPClient(server.path).get_json('/x')
+
+
+def test_timeout_when_the_daemon_never_answers(sockdir):
+    with _serve(sockdir, {'/info': lambda head: None}) as server:
+        started = time.monotonic()
+        with pytest.raises(EngineAPIError, match='timed out'):
+            UnixHTTPClient(server.path, timeout=0.3).get_json('/info')
+        assert time.monotonic() - started < 2
+
+
+def test_connection_refused_and_missing_socket(sockdir):
+    stale = os.path.join(sockdir, 'stale.sock')
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    sock.bind(stale)
+    sock.close()
+    with pytest.raises(EngineAPIError, match='cannot connect'):
+        UnixHTTPClient(stale).get_json('/info')
+    with pytest.raises(EngineAPIError, match='cannot connect'):
+        UnixHTTPClient(os.path.join(sockdir, 'absent.sock')).get_json('/info')
+
+
+def test_query_daemon_lists_and_inspects_containers(sockdir):
+    routes = fakehost.engine_routes('default')
+    with _serve(sockdir, routes, 'chunked') as server:
+        result = query_daemon(server.path, timeout=2, containers=True, inspect=True)
+    assert result['reachable'] is True and result['error'] is None
+    assert result['info']['ServerVersion'] == '27.3.1'
+    assert set(result['info']) <= set(engine_api.INFO_KEYS)
+    assert 'Images' not in result['info']
+    assert [c['Names'][0] for c in result['containers']] == ['/web', '/ci-runner']
+    assert result['containers'][0]['Inspect']['State']['Pid'] == 4242
+    assert [r.split('\r\n')[0] for r in server.requests] == [
+        'GET /info HTTP/1.1', 'GET /containers/json HTTP/1.1',
+        'GET /containers/%s/json HTTP/1.1' % result['containers'][0]['Id'],
+        'GET /containers/%s/json HTTP/1.1' % result['containers'][1]['Id']]
+
+
+def test_query_daemon_without_inspection_and_with_budget(sockdir):
+    routes = fakehost.engine_routes('userns')
+    with _serve(sockdir, routes) as server:
+        listed = query_daemon(server.path, containers=True, inspect=False)
+        starved = query_daemon(server.path, containers=True, inspect=True, budget=-1)
+        info_only = query_daemon(server.path, containers=False)
+    assert all('Inspect' not in c for c in listed['containers'])
+    assert starved['truncated'] == 2 and all('Inspect' not in c for c in starved['containers'])
+    assert info_only['containers'] == [] and info_only['reachable']
+
+
+def test_query_daemon_records_inspect_failures_and_bad_listing(sockdir):
+    routes = fakehost.engine_routes('rootless')
+    routes.pop([k for k in routes if k.startswith('/containers/e5')][0])
+    with _serve(sockdir, routes) as server:
+        result = query_daemon(server.path, inspect=True)
+    assert result['reachable'] and len(result['inspect_errors']) == 1
+    assert result['inspect_errors'][0]['id'].startswith('e5f6')
+    with _serve(sockdir, {'/info': (200, {'ServerVersion': '1'}), '/containers/json': (200, {'no': 'list'})}) as s2:
+        bad = query_daemon(s2.path)
+    assert bad['reachable'] and 'unexpected response shape' in bad['error']
+
+
+def test_query_daemon_unreachable(sockdir):
+    result = query_daemon(os.path.join(sockdir, 'absent.sock'), timeout=0.5)
+    assert result['reachable'] is False and 'cannot connect' in result['error']
+    assert result['info'] is None and result['containers'] == []

@@ -1,0 +1,755 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) nsguard.docker contributors
+# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""Units of plugins/module_utils/subid.py and plugins/module_utils/fileops.py."""
+
+from __future__ import absolute_import, division, print_function
+__metaclass__ = type
+
+import errno
+import os
+import stat
+import subprocess
+import sys
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from ansible_collections.nsguard.docker.plugins.module_utils import fileops
+from ansible_collections.nsguard.docker.plugins.module_utils.subid import (
+    DEFAULT_SUB_MAX,
+    DEFAULT_SUB_MIN,
+    MAX_ID,
+    Line,
+    SubidError,
+    SubidParseError,
+    ensure_absent,
+    ensure_present,
+    find_free_start,
+    find_overlaps,
+    foreign_entries,
+    login_defs_limits,
+    parse,
+    parse_login_defs,
+    render,
+    user_entries,
+)
+
+# tests/unit/fixtures/subid (conftest.FIXTURES + 'subid'; computed here so that the import
+# mode of pytest does not matter)
+FIX = os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', '..', 'fixtures', 'subid')
+
+
+def fixture(name):
+    with open(os.path.join(FIX, name), 'rb') as handle:
+        return handle.read().decode('utf-8')
+
+
+def entry_lines(entries):
+    return [line for line in entries if line.is_entry]
+
+
+def ranges_of(entries, user, uid=None):
+    return [(line.start, line.count) for line in user_entries(entries, user, uid)]
+
+
+def assert_no_foreign_overlap(entries, user, uid, start, count):
+    for line in foreign_entries(entries, user, uid):
+        assert not (start < line.end and line.start < start + count), (line, start, count)
+
+
+# --------------------------------------------------------------------------- parse/render
+
+class TestParseRender(object):
+
+    @pytest.mark.parametrize('name', ['mixed.subuid', 'gaps.subuid', 'no-final-newline.subuid'])
+    def test_round_trip_is_byte_identical(self, name):
+        text = fixture(name)
+        assert render(parse(text)) == text
+
+    def test_comments_and_blank_lines_are_kept_and_ignored(self):
+        entries = parse(fixture('mixed.subuid'))
+        owners = [line.owner for line in entries if line.is_entry]
+        assert owners == ['alice', 'bob', '1001', 'carol']
+        others = [line for line in entries if not line.is_entry]
+        assert [line.text for line in others][:3] == [
+            '# /etc/subuid -- edited by hand, keep this comment',
+            '#owner:start:count (no space after the hash either)',
+            '']
+        assert '   ' in [line.text for line in others]
+        assert [line.lineno for line in entries] == list(range(1, 11))
+
+    def test_entry_fields(self):
+        entries = parse('x:5:7\n')
+        assert (entries[0].owner, entries[0].start, entries[0].count, entries[0].end) == ('x', 5, 7, 12)
+
+    def test_malformed_fixture_names_file_and_line(self):
+        with pytest.raises(SubidParseError) as info:
+            parse(fixture('malformed.subuid'), '/etc/subuid')
+        assert info.value.lineno == 4
+        assert info.value.path == '/etc/subuid'
+        assert '/etc/subuid:4' in str(info.value)
+        assert 'bob:165536' in str(info.value)
+
+    @pytest.mark.parametrize('bad', [
+        'alice:100000', 'alice:100000:65536:1', ':100000:65536', 'alice::65536', 'alice:1:',
+        'alice:-1:65536', 'alice:1e5:65536', 'alice:100000:65536 ', ' alice:100000:65536',
+        'al ice:1:65536', 'alice:0100000:65536', 'alice:100000:65536\r', 'alice:+1:65536',
+        'alice:１:65536', 'just text',
+    ])
+    def test_malformed_lines(self, bad):
+        text = '# head\n\n%s\nbob:1:2\n' % bad
+        with pytest.raises(SubidParseError) as info:
+            parse(text, 'f')
+        assert info.value.lineno == 3
+        assert str(info.value).startswith('f:3: ')
+
+    def test_zero_values_are_fine(self):
+        assert [(x.start, x.count) for x in parse('a:0:0\n')] == [(0, 0)]
+
+    def test_empty_text(self):
+        assert parse('') == []
+        assert render([]) == ''
+
+    def test_appending_after_line_without_newline(self):
+        entries = parse(fixture('no-final-newline.subuid'))
+        res = ensure_present(entries, 'carol', None, 65536)
+        text = render(res.entries)
+        assert text == fixture('no-final-newline.subuid') + '\ncarol:231072:65536\n'
+
+    def test_last_line_replaced(self):
+        entries = parse(fixture('no-final-newline.subuid'))
+        res = ensure_present(entries, 'bob', None, 131072)
+        assert render(res.entries).splitlines()[0] == 'alice:100000:65536'
+        assert ranges_of(res.entries, 'bob') == [(165536, 131072)]
+
+
+# --------------------------------------------------------------------------- login.defs
+
+class TestLoginDefs(object):
+
+    def test_defaults_when_missing(self):
+        limits = login_defs_limits(None)
+        for db in ('subuid', 'subgid'):
+            assert limits[db] == {'min': 100000, 'max': 600100000, 'count': 65536}
+
+    def test_fixture(self):
+        limits = login_defs_limits(fixture('login.defs'), 'login.defs')
+        assert limits['subuid'] == {'min': 200000, 'max': 1000000000, 'count': 131072}
+        assert limits['subgid'] == {'min': 300000, 'max': DEFAULT_SUB_MAX, 'count': 65536}
+        assert parse_login_defs(fixture('login.defs'))['UID_MIN'] == '1000'
+
+    def test_later_setting_wins(self):
+        limits = login_defs_limits('SUB_GID_MIN 5\nSUB_GID_MIN 7\n')
+        assert limits['subgid']['min'] == 7
+
+    def test_bad_value_names_line(self):
+        with pytest.raises(SubidError) as info:
+            login_defs_limits(fixture('bad-login.defs'), '/etc/login.defs')
+        assert '/etc/login.defs:2' in str(info.value)
+        assert 'SUB_UID_MAX' in str(info.value)
+
+    def test_min_above_max(self):
+        with pytest.raises(SubidError, match='SUB_GID_MIN'):
+            login_defs_limits('SUB_GID_MIN 900\nSUB_GID_MAX 800\n')
+
+
+# --------------------------------------------------------------------------- allocation
+
+class TestAllocation(object):
+
+    def test_empty_file_gets_min(self):
+        res = ensure_present([], 'alice', 1000, 65536)
+        assert (res.start, res.count, res.changed) == (DEFAULT_SUB_MIN, 65536, True)
+        assert render(res.entries) == 'alice:100000:65536\n'
+
+    def test_lowest_free_after_existing(self):
+        entries = parse(fixture('mixed.subuid'))
+        res = ensure_present(entries, 'erin', 1004, 65536)
+        assert res.start == 296608 + 65536
+        assert render(res.entries) == fixture('mixed.subuid') + 'erin:362144:65536\n'
+
+    def test_gap_between_foreign_ranges(self):
+        entries = parse(fixture('gaps.subuid'))
+        # 166536..199999 and 265536..299999 are too small, 300010..399999 fits
+        res = ensure_present(entries, 'new', None, 65536)
+        assert res.start == 300010
+        assert_no_foreign_overlap(res.entries, 'new', None, res.start, res.count)
+        # a smaller range fits the first gap
+        res = ensure_present(entries, 'new', None, 33464, allow_small_count=True)
+        assert res.start == 166536
+        res = ensure_present(entries, 'new', None, 33465, allow_small_count=True)
+        assert res.start == 265536
+
+    def test_ranges_below_min_are_ignored_but_straddling_counts(self):
+        entries = parse('low:1000:5000\n')
+        assert ensure_present(entries, 'u', None, 65536).start == DEFAULT_SUB_MIN
+        entries = parse('low:0:100000\n')   # ends exactly at MIN - 1
+        assert ensure_present(entries, 'u', None, 65536).start == DEFAULT_SUB_MIN
+        entries = parse('low:0:100001\n')   # covers MIN
+        assert ensure_present(entries, 'u', None, 65536).start == DEFAULT_SUB_MIN + 1
+
+    def test_min_from_login_defs(self):
+        entries = parse(fixture('gaps.subuid'))
+        res = ensure_present(entries, 'new', None, 65536, min_id=350000, max_id=DEFAULT_SUB_MAX)
+        assert res.start == 465536
+        res = ensure_present(entries, 'new', None, 65536, min_id=300005)
+        assert res.start == 300010
+
+    def test_max_is_inclusive_and_respected(self):
+        entries = parse(fixture('gaps.subuid'))
+        # the free range after d is 465536.., a 100000-id range ends at 565535
+        res = ensure_present(entries, 'new', None, 100000, max_id=565535)
+        assert res.start == 465536
+        with pytest.raises(SubidError, match='no free range'):
+            ensure_present(entries, 'new', None, 100000, max_id=565534)
+
+    def test_full_space(self):
+        entries = parse('big:100000:600000001\n')
+        with pytest.raises(SubidError, match='no free range'):
+            ensure_present(entries, 'new', None, 65536)
+
+    def test_max_above_id_space_is_clamped(self):
+        entries = parse('big:0:%d\n' % (MAX_ID + 1 - 65535))
+        with pytest.raises(SubidError):
+            ensure_present(entries, 'new', None, 65536, max_id=2 ** 40)
+        entries = parse('big:0:%d\n' % (MAX_ID + 1 - 65536))
+        res = ensure_present(entries, 'new', None, 65536, max_id=2 ** 40)
+        assert res.start + res.count - 1 == MAX_ID
+
+    def test_find_free_start_directly(self):
+        foreign = [Line.entry('x', 100000, 10), Line.entry('y', 100020, 10)]
+        assert find_free_start(foreign, 10) == 100010
+        assert find_free_start(foreign, 11) == 100030
+        assert find_free_start([], 5, 7, 11) == 7
+        with pytest.raises(SubidError):
+            find_free_start([], 6, 7, 11)
+
+
+# --------------------------------------------------------------------------- explicit start
+
+class TestExplicitStart(object):
+
+    def test_explicit_start_free(self):
+        entries = parse(fixture('mixed.subuid'))
+        res = ensure_present(entries, 'erin', None, 65536, start=1000000)
+        assert (res.start, res.count, res.changed) == (1000000, 65536, True)
+
+    def test_explicit_start_below_min_is_allowed(self):
+        res = ensure_present([], 'erin', None, 65536, start=0)
+        assert res.start == 0
+
+    @pytest.mark.parametrize('start', [100000, 165535, 34465, 296608 + 65535])
+    def test_overlap_refused_naming_owner(self, start):
+        entries = parse(fixture('mixed.subuid'))
+        with pytest.raises(SubidError) as info:
+            ensure_present(entries, 'erin', 1004, 65536, start=start)
+        msg = str(info.value)
+        assert 'overlaps' in msg
+        assert any("%s's range" % owner in msg for owner in ('alice', 'bob', 'carol'))
+
+    def test_overlap_message_names_range_and_line(self):
+        entries = parse(fixture('mixed.subuid'))
+        with pytest.raises(SubidError) as info:
+            ensure_present(entries, 'erin', 1004, 65536, start=170000)
+        assert "bob's range 165536-231071 (line 5)" in str(info.value)
+
+    def test_adjacent_is_not_overlap(self):
+        entries = parse('a:100000:100\n')
+        assert ensure_present(entries, 'b', None, 100, start=100100, allow_small_count=True).changed
+        assert ensure_present(entries, 'b', None, 100, start=99900, allow_small_count=True).changed
+
+    def test_moving_own_range_to_explicit_start(self):
+        entries = parse(fixture('mixed.subuid'))
+        res = ensure_present(entries, 'alice', 1000, 65536, start=2000000)
+        lines = render(res.entries).split('\n')
+        assert lines[3] == 'alice:2000000:65536'
+        assert ranges_of(res.entries, 'alice', 1000) == [(2000000, 65536)]
+
+
+# --------------------------------------------------------------------------- validation
+
+class TestValidation(object):
+
+    @pytest.mark.parametrize('count', [1, 1000, 65535])
+    def test_small_count_refused(self, count):
+        with pytest.raises(SubidError, match='allow_small_count'):
+            ensure_present([], 'u', None, count)
+        assert ensure_present([], 'u', None, count, allow_small_count=True).count == count
+
+    @pytest.mark.parametrize('count', [0, -1])
+    def test_count_must_be_positive(self, count):
+        with pytest.raises(SubidError, match='>= 1'):
+            ensure_present([], 'u', None, count, allow_small_count=True)
+
+    def test_negative_start(self):
+        with pytest.raises(SubidError, match='start'):
+            ensure_present([], 'u', None, 65536, start=-1)
+
+    def test_overflow_refused(self):
+        ok = MAX_ID - 65536 + 1
+        assert ensure_present([], 'u', None, 65536, start=ok).start == ok
+        with pytest.raises(SubidError, match='4294967294'):
+            ensure_present([], 'u', None, 65536, start=ok + 1)
+        with pytest.raises(SubidError, match='4294967294'):
+            ensure_present([], 'u', None, 65536, start=2 ** 32)
+        with pytest.raises(SubidError):
+            ensure_present([], 'u', None, 2 ** 32, start=0)
+
+    def test_bool_is_not_a_count(self):
+        with pytest.raises(SubidError):
+            ensure_present([], 'u', None, True, allow_small_count=True)
+
+
+# --------------------------------------------------------------------------- idempotence, growth
+
+class TestIdempotence(object):
+
+    def test_second_run_identical(self):
+        text = fixture('mixed.subuid')
+        first = ensure_present(parse(text), 'erin', 1004, 65536)
+        after = render(first.entries)
+        second = ensure_present(parse(after), 'erin', 1004, 65536)
+        assert second.changed is False
+        assert render(second.entries) == after
+        assert (second.start, second.count) == (first.start, first.count)
+
+    def test_existing_adequate_range_is_kept(self):
+        text = fixture('mixed.subuid')
+        res = ensure_present(parse(text), 'bob', 1002, 65536)
+        assert res.changed is False
+        assert render(res.entries) == text
+        assert (res.start, res.count) == (165536, 65536)
+
+    def test_larger_range_satisfies_smaller_request(self):
+        res = ensure_present(parse('u:100000:200000\n'), 'u', None, 65536)
+        assert (res.changed, res.start, res.count) == (False, 100000, 200000)
+
+    def test_explicit_same_start_is_idempotent(self):
+        text = fixture('mixed.subuid')
+        res = ensure_present(parse(text), 'carol', None, 65536, start=296608)
+        assert res.changed is False
+        assert render(res.entries) == text
+
+    def test_explicit_different_start_moves(self):
+        text = fixture('mixed.subuid')
+        res = ensure_present(parse(text), 'carol', None, 65536, start=900000)
+        assert res.changed is True
+        assert ranges_of(res.entries, 'carol') == [(900000, 65536)]
+
+    def test_own_range_overlapping_foreign_is_reallocated(self):
+        text = 'bob:100000:65536\nalice:150000:65536\n'
+        res = ensure_present(parse(text), 'alice', None, 65536)
+        assert res.changed
+        assert render(res.entries) == 'bob:100000:65536\nalice:165536:65536\n'
+
+    def test_grow_in_place_when_room(self):
+        text = fixture('gaps.subuid')
+        res = ensure_present(parse(text), 'd', None, 131072)
+        assert (res.start, res.count) == (400000, 131072)
+        assert render(res.entries) == text.replace('d:400000:65536', 'd:400000:131072')
+
+    def test_grow_in_place_respects_max(self):
+        text = 'u:100000:65536\n'
+        res = ensure_present(parse(text), 'u', None, 65537, max_id=165536)
+        assert (res.start, res.count) == (100000, 65537)
+        with pytest.raises(SubidError, match='no free range'):
+            ensure_present(parse(text), 'u', None, 65537, max_id=165535)
+
+    def test_grow_in_place_respects_min(self):
+        text = 'u:50000:65536\n'
+        res = ensure_present(parse(text), 'u', None, 65537)
+        assert (res.start, res.count) == (DEFAULT_SUB_MIN, 65537)
+
+    def test_grow_moves_when_blocked(self):
+        text = fixture('mixed.subuid')
+        res = ensure_present(parse(text), 'bob', 1002, 131072)
+        # 165536 + 131072 would run into 1001's range; lowest free is after carol
+        assert (res.start, res.count) == (362144, 131072)
+        assert render(res.entries) == text.replace('bob:165536:65536', 'bob:362144:131072')
+        assert_no_foreign_overlap(res.entries, 'bob', 1002, res.start, res.count)
+
+    def test_grow_can_take_lower_gap_when_own_start_is_blocked(self):
+        text = 'a:100000:65536\nu:200000:65536\nb:240000:10\n'
+        res = ensure_present(parse(text), 'u', None, 65537)
+        assert (res.start, res.count) == (165536, 65537)
+        assert render(res.entries) == 'a:100000:65536\nu:165536:65537\nb:240000:10\n'
+
+
+# --------------------------------------------------------------------------- ownership
+
+class TestOwnership(object):
+
+    def test_numeric_uid_line_is_the_user(self):
+        text = fixture('mixed.subuid')
+        res = ensure_present(parse(text), 'dave', 1001, 65536)
+        assert res.changed is False
+        assert (res.start, res.count) == (231072, 65536)
+        assert render(res.entries) == text
+
+    def test_numeric_line_not_the_user_without_uid(self):
+        text = fixture('mixed.subuid')
+        res = ensure_present(parse(text), 'dave', None, 65536)
+        assert res.changed
+        assert res.start == 362144
+        assert '1001:231072:65536' in render(res.entries)
+
+    def test_numeric_line_replaced_by_name_line_in_place(self):
+        text = fixture('mixed.subuid')
+        res = ensure_present(parse(text), 'dave', 1001, 65537)
+        new = render(res.entries)
+        assert '1001:' not in new
+        assert new.split('\n')[6] == 'dave:%d:65537' % res.start
+
+    def test_name_and_uid_lines_merge_into_one(self):
+        text = 'x:1:1\ndave:100000:10\n# c\n1001:200000:10\nz:900000:1\n'
+        res = ensure_present(parse(text), 'dave', 1001, 65536)
+        assert render(res.entries) == 'x:1:1\ndave:100000:65536\n# c\nz:900000:1\n'
+
+    def test_adequate_line_among_several_is_kept(self):
+        text = 'dave:100000:10\n1001:200000:65536\n'
+        res = ensure_present(parse(text), 'dave', 1001, 65536)
+        assert res.changed is False
+        assert (res.start, res.count) == (200000, 65536)
+
+    def test_one_own_line_overlapping_forces_rewrite(self):
+        text = 'dave:100000:65536\nx:500000:10\n1001:500005:10\n'
+        res = ensure_present(parse(text), 'dave', 1001, 65536)
+        assert res.changed
+        assert render(res.entries) == 'dave:100000:65536\nx:500000:10\n'
+
+
+# --------------------------------------------------------------------------- absent
+
+class TestAbsent(object):
+
+    def test_removes_name_and_uid_lines_only(self):
+        text = fixture('mixed.subuid')
+        res = ensure_absent(parse(text), 'dave', 1001)
+        assert res.changed
+        assert render(res.entries) == text.replace('1001:231072:65536\n', '')
+        res = ensure_absent(parse(text), 'alice', 1000)
+        assert render(res.entries) == text.replace('alice:100000:65536\n', '')
+
+    def test_absent_twice(self):
+        text = fixture('mixed.subuid')
+        first = ensure_absent(parse(text), 'bob')
+        second = ensure_absent(first.entries, 'bob')
+        assert first.changed and not second.changed
+        assert render(second.entries) == render(first.entries)
+
+    def test_absent_of_missing_user(self):
+        text = fixture('mixed.subuid')
+        res = ensure_absent(parse(text), 'nobody', 65534)
+        assert res.changed is False
+        assert render(res.entries) == text
+
+    def test_absent_without_uid_keeps_numeric(self):
+        text = fixture('mixed.subuid')
+        res = ensure_absent(parse(text), 'dave', None)
+        assert not res.changed
+
+
+# --------------------------------------------------------------------------- foreign lines
+
+class TestForeignLines(object):
+
+    @pytest.mark.parametrize('user,uid,count,start', [
+        ('erin', 1004, 65536, None), ('alice', 1000, 200000, None), ('bob', 1002, 65536, 5000000),
+        ('dave', 1001, 70000, None),
+    ])
+    def test_foreign_and_comment_lines_byte_identical(self, user, uid, count, start):
+        text = fixture('mixed.subuid')
+        before = parse(text)
+        res = ensure_present(before, user, uid, count, start)
+        kept_before = [(x.text, x.eol) for x in before if not (x.is_entry and (x.owner in (user, str(uid))))]
+        kept_after = [(x.text, x.eol) for x in res.entries if not (x.is_entry and x.owner == user)]
+        assert kept_before == kept_after
+        after_lines = render(res.entries).split('\n')
+        for line in before:
+            if not (line.is_entry and line.owner in (user, str(uid))):
+                assert line.text in after_lines
+
+
+# --------------------------------------------------------------------------- overlaps
+
+class TestFindOverlaps(object):
+
+    def test_none(self):
+        assert find_overlaps(parse(fixture('mixed.subuid'))) == []
+
+    def test_pairs(self):
+        entries = parse('a:100:10\nb:105:10\nc:0:1000\n# x\na:108:1\n')
+        found = find_overlaps(entries)
+        pairs = sorted(tuple(sorted((o['a']['owner'], o['b']['owner']))) for o in found)
+        assert pairs == [('a', 'b'), ('a', 'b'), ('a', 'c'), ('a', 'c'), ('b', 'c')]
+        ab = [o for o in found if {o['a']['line'], o['b']['line']} == {1, 2}][0]
+        assert (ab['start'], ab['count']) == (105, 5)
+        assert ab['a']['line'] == 1 and ab['b']['line'] == 2
+
+    def test_resolver_merges_principals(self):
+        entries = parse('alice:100:10\n1000:105:10\nbob:200:10\n')
+        assert len(find_overlaps(entries)) == 1
+        resolve = {'alice': 1000, '1000': 1000, 'bob': 1001}.get
+        assert find_overlaps(entries, resolve_owner=resolve) == []
+
+    def test_zero_count_never_overlaps(self):
+        assert find_overlaps(parse('a:100:0\nb:90:20\n')) == []
+
+    def test_matches_brute_force(self):
+        entries = parse('a:1:5\nb:3:5\nc:7:1\nd:100:1\na:4:1\nb:0:2\n')
+        expected = set()
+        items = entry_lines(entries)
+        for i, x in enumerate(items):
+            for y in items[i + 1:]:
+                if x.owner != y.owner and x.start < y.end and y.start < x.end:
+                    expected.add(frozenset((x.lineno, y.lineno)))
+        got = set(frozenset((o['a']['line'], o['b']['line'])) for o in find_overlaps(entries))
+        assert got == expected
+
+
+# --------------------------------------------------------------------------- property test
+
+USERS = ['u%d' % i for i in range(5)]
+UIDS = dict((name, 2000 + i) for i, name in enumerate(USERS))
+SEED = ('# seed file\n'
+        'root-ish:100000:65536\n'
+        '\n'
+        '3000:300000:70000\n'
+        'big:800000:500000\n'
+        '# end\n')
+FOREIGN_SEED = parse(SEED)
+
+operation = st.one_of(
+    st.tuples(st.just('present'), st.sampled_from(USERS),
+              st.integers(min_value=1, max_value=300000),
+              st.one_of(st.none(), st.integers(min_value=0, max_value=2000000))),
+    st.tuples(st.just('absent'), st.sampled_from(USERS), st.none(), st.none()),
+)
+
+
+def principal(owner):
+    if owner.isdigit():
+        return int(owner)
+    return UIDS.get(owner, owner)
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(ops=st.lists(operation, max_size=25), numeric=st.lists(st.booleans(), min_size=5, max_size=5),
+       max_id=st.sampled_from([DEFAULT_SUB_MAX, 1500000]))
+def test_property_no_overlap_and_foreign_untouched(ops, numeric, max_id):
+    entries = list(FOREIGN_SEED)
+    for op, user, count, start in ops:
+        uid = UIDS[user]
+        owner_text = str(uid) if numeric[USERS.index(user)] else user
+        before = entries
+        before_text = render(before)
+        try:
+            if op == 'present':
+                res = ensure_present(before, user, uid, count, start, DEFAULT_SUB_MIN, max_id,
+                                     allow_small_count=True)
+            else:
+                res = ensure_absent(before, user, uid)
+        except SubidError:
+            assert render(before) == before_text
+            continue
+        after = res.entries
+
+        # never overlapping ranges between different principals
+        assert find_overlaps(after, principal) == []
+        # every line not of this user is kept: same objects' text, same order
+        assert [(x.text, x.eol) for x in before if not (x.is_entry and x.owner in (user, str(uid)))] == \
+            [(x.text, x.eol) for x in after if not (x.is_entry and x.owner in (user, str(uid)))]
+        if op == 'present':
+            mine = [x for x in user_entries(after, user, uid) if x.count >= count]
+            assert mine and any(x.start == res.start and x.count == res.count for x in mine)
+            if start is not None:
+                assert res.start == start
+            elif res.changed:   # automatic allocation stays within [SUB_*_MIN, SUB_*_MAX]
+                assert DEFAULT_SUB_MIN <= res.start and res.start + res.count - 1 <= max_id
+            again = ensure_present(after, user, uid, count, start, DEFAULT_SUB_MIN, max_id,
+                                   allow_small_count=True)
+            assert again.changed is False and render(again.entries) == render(after)
+        else:
+            assert user_entries(after, user, uid) == []
+        # occasionally re-own a line by numeric uid, as a human editing the file might
+        if owner_text != user:
+            after = [Line.entry(owner_text, x.start, x.count) if x.owner == user else x for x in after]
+        assert render(parse(render(after))) == render(after)
+        entries = parse(render(after))
+
+    # the seed's foreign lines survive all of it, byte for byte
+    final = render(entries)
+    for line in FOREIGN_SEED:
+        if line.is_entry:
+            assert line.text + '\n' in final
+
+
+# --------------------------------------------------------------------------- fileops
+
+class TestAtomicWrite(object):
+
+    def test_keeps_mode_and_content(self, tmp_path):
+        path = tmp_path / 'subuid'
+        path.write_bytes(b'old\n')
+        os.chmod(str(path), 0o600)
+        inode = os.stat(str(path)).st_ino
+        fileops.atomic_write(str(path), b'new\n')
+        assert path.read_bytes() == b'new\n'
+        assert stat.S_IMODE(os.stat(str(path)).st_mode) == 0o600
+        assert os.stat(str(path)).st_ino != inode
+        assert sorted(os.listdir(str(tmp_path))) == ['subuid']
+
+    def test_new_file_default_mode(self, tmp_path):
+        path = tmp_path / 'subgid'
+        fileops.atomic_write(str(path), b'x\n')
+        st_ = os.stat(str(path))
+        assert stat.S_IMODE(st_.st_mode) == 0o644
+        if os.geteuid() == 0:
+            assert (st_.st_uid, st_.st_gid) == (0, 0)
+
+    @pytest.mark.skipif(os.geteuid() != 0, reason='needs root to chown')
+    def test_keeps_owner(self, tmp_path):
+        path = tmp_path / 'subuid'
+        path.write_bytes(b'old\n')
+        os.chown(str(path), 1234, 4321)
+        fileops.atomic_write(str(path), b'new\n')
+        assert (os.stat(str(path)).st_uid, os.stat(str(path)).st_gid) == (1234, 4321)
+
+    def test_symlink_target_replaced(self, tmp_path):
+        real = tmp_path / 'real'
+        real.write_bytes(b'a\n')
+        link = tmp_path / 'link'
+        os.symlink(str(real), str(link))
+        fileops.atomic_write(str(link), b'b\n')
+        assert os.path.islink(str(link))
+        assert real.read_bytes() == b'b\n'
+
+    def test_missing_directory(self, tmp_path):
+        with pytest.raises(fileops.FileOpsError):
+            fileops.atomic_write(str(tmp_path / 'no' / 'file'), b'x')
+
+    def test_read_bytes(self, tmp_path):
+        assert fileops.read_bytes(str(tmp_path / 'none')) is None
+        (tmp_path / 'f').write_bytes(b'\xff\n')
+        assert fileops.read_bytes(str(tmp_path / 'f')) == b'\xff\n'
+
+
+HOLD_PWD_LOCK = r'''
+import fcntl, os, sys, time
+fd = os.open(sys.argv[1], os.O_WRONLY | os.O_CREAT, 0o600)
+fcntl.lockf(fd, fcntl.LOCK_EX)
+sys.stdout.write('locked\n'); sys.stdout.flush()
+time.sleep(30)
+'''
+
+TRY_PWD_LOCK = r'''
+import fcntl, os, sys
+fd = os.open(sys.argv[1], os.O_WRONLY | os.O_CREAT, 0o600)
+try:
+    fcntl.lockf(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+except OSError:
+    sys.exit(1)
+sys.exit(0)
+'''
+
+
+def pwd_lock_is_free(path):
+    return subprocess.call([sys.executable, '-c', TRY_PWD_LOCK, path]) == 0
+
+
+class TestLocks(object):
+
+    def test_pwd_lock_held_and_released(self, tmp_path):
+        path = str(tmp_path / '.pwd.lock')
+        with fileops.PwdLock(path, timeout=1):
+            assert not pwd_lock_is_free(path)
+        assert pwd_lock_is_free(path)
+
+    def test_pwd_lock_timeout(self, tmp_path):
+        path = str(tmp_path / '.pwd.lock')
+        holder = subprocess.Popen([sys.executable, '-c', HOLD_PWD_LOCK, path], stdout=subprocess.PIPE)
+        try:
+            assert holder.stdout.readline() == b'locked\n'
+            with pytest.raises(fileops.LockTimeout, match='still locked'):
+                fileops.PwdLock(path, timeout=0.3, interval=0.05).acquire()
+        finally:
+            holder.kill()
+            holder.wait()
+            holder.stdout.close()
+
+    def test_commonio_lock_file(self, tmp_path):
+        path = str(tmp_path / 'subuid')
+        with fileops.CommonioLock(path, timeout=1):
+            with open(path + '.lock') as handle:
+                assert handle.read() == str(os.getpid())
+            assert not os.path.exists('%s.%d' % (path, os.getpid()))
+        assert os.listdir(str(tmp_path)) == []
+
+    def test_commonio_stale_lock_is_removed(self, tmp_path):
+        path = str(tmp_path / 'subuid')
+        dead = subprocess.Popen([sys.executable, '-c', 'pass'])
+        dead.wait()
+        with open(path + '.lock', 'w') as handle:
+            handle.write(str(dead.pid))
+        with fileops.CommonioLock(path, timeout=1):
+            with open(path + '.lock') as handle:
+                assert handle.read() == str(os.getpid())
+        assert not os.path.exists(path + '.lock')
+
+    def test_commonio_live_lock_times_out(self, tmp_path):
+        path = str(tmp_path / 'subuid')
+        alive = subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(30)'])
+        try:
+            with open(path + '.lock', 'w') as handle:
+                handle.write(str(alive.pid))
+            with pytest.raises(fileops.LockTimeout, match='PID %d' % alive.pid):
+                fileops.CommonioLock(path, timeout=0.3, interval=0.05).acquire()
+            with open(path + '.lock') as handle:
+                assert handle.read() == str(alive.pid)
+            assert sorted(os.listdir(str(tmp_path))) == ['subuid.lock']
+        finally:
+            alive.kill()
+            alive.wait()
+
+    def test_commonio_garbage_lock_times_out(self, tmp_path):
+        path = str(tmp_path / 'subuid')
+        with open(path + '.lock', 'w') as handle:
+            handle.write('garbage')
+        with pytest.raises(fileops.LockTimeout, match='without a valid PID'):
+            fileops.CommonioLock(path, timeout=0.2, interval=0.05).acquire()
+        assert os.path.exists(path + '.lock')
+
+    def test_shadow_locks_released_on_error(self, tmp_path):
+        pwd_lock = str(tmp_path / '.pwd.lock')
+        paths = [str(tmp_path / 'subuid'), str(tmp_path / 'subgid')]
+        with pytest.raises(RuntimeError):
+            with fileops.shadow_locks(paths, pwd_lock, timeout=1):
+                assert os.path.exists(paths[0] + '.lock') and os.path.exists(paths[1] + '.lock')
+                assert not pwd_lock_is_free(pwd_lock)
+                raise RuntimeError('boom')
+        assert not os.path.exists(paths[0] + '.lock')
+        assert not os.path.exists(paths[1] + '.lock')
+        assert pwd_lock_is_free(pwd_lock)
+
+    def test_shadow_locks_partial_failure_releases_taken(self, tmp_path):
+        pwd_lock = str(tmp_path / '.pwd.lock')
+        paths = [str(tmp_path / 'subuid'), str(tmp_path / 'subgid')]
+        with open(paths[1] + '.lock', 'w') as handle:
+            handle.write('x')
+        with pytest.raises(fileops.LockTimeout):
+            with fileops.shadow_locks(paths, pwd_lock, timeout=0.2, interval=0.05):
+                pass  # pragma: no cover
+        assert not os.path.exists(paths[0] + '.lock')
+        assert pwd_lock_is_free(pwd_lock)
+
+    def test_pwd_lock_unwritable_dir(self, tmp_path):
+        with pytest.raises(fileops.FileOpsError):
+            fileops.PwdLock(str(tmp_path / 'missing' / '.pwd.lock'), timeout=0.1).acquire()
+
+
+def test_errno_names_used_exist():
+    # the lock code relies on these being distinct
+    assert len({errno.EACCES, errno.EAGAIN, errno.ESRCH, errno.EPERM, errno.EEXIST}) == 5

@@ -1,0 +1,409 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) nsguard.docker contributors
+# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""Module tests for nsguard.docker.daemon_config: main() with patched arguments.
+
+Validation runs against a fake dockerd (tests/unit/fixtures/daemon_json/fake_dockerd.py
+copied into a temporary directory) that accepts known keys and rejects others.
+"""
+
+from __future__ import absolute_import, division, print_function
+__metaclass__ = type
+
+import json
+import os
+import stat
+import sys
+
+import pytest
+
+from ansible_collections.nsguard.docker.plugins.modules import daemon_config
+from ansible_collections.nsguard.docker.tests.unit.conftest import FIXTURES
+
+try:
+    from ansible.module_utils.testing import patch_module_args
+except ImportError:  # pragma: no cover - ansible-core < 2.19
+    import contextlib
+    from unittest import mock
+
+    from ansible.module_utils import basic
+    from ansible.module_utils.common.text.converters import to_bytes
+
+    @contextlib.contextmanager
+    def patch_module_args(args=None):
+        data = to_bytes(json.dumps({'ANSIBLE_MODULE_ARGS': args or {}}))
+        with mock.patch.object(basic, '_ANSIBLE_ARGS', data):
+            yield
+
+FIX = os.path.join(FIXTURES, 'daemon_json')
+
+
+def fixture_text(name):
+    with open(os.path.join(FIX, name)) as handle:
+        return handle.read()
+
+
+@pytest.fixture
+def env(tmp_path, monkeypatch):
+    """Temporary layout: etc/ for the config, bin/dockerd (fake), a validation log."""
+    etc = tmp_path / 'etc' / 'docker'
+    etc.mkdir(parents=True)
+    bindir = tmp_path / 'bin'
+    bindir.mkdir()
+    dockerd = bindir / 'dockerd'
+    dockerd.write_text('#!%s\n%s' % (sys.executable, fixture_text('fake_dockerd.py')))
+    dockerd.chmod(0o755)
+    log = tmp_path / 'validate.log'
+    monkeypatch.setenv('FAKE_DOCKERD_LOG', str(log))
+    remote_tmp = tmp_path / 'ansible-tmp'
+    remote_tmp.mkdir()
+
+    class Env(object):
+        path = etc / 'daemon.json'
+        root = tmp_path
+
+        def __init__(self):
+            self.dockerd = str(dockerd)
+            self.log = log
+            self.remote_tmp = str(remote_tmp)
+
+        def validations(self):
+            if not self.log.exists():
+                return []
+            return [json.loads(line) for line in self.log.read_text().splitlines()]
+
+    return Env()
+
+
+def run(env, capsys, check_mode=False, diff=True, **args):
+    args.setdefault('path', str(env.path))
+    if 'dockerd_path' not in args and args.get('validate', True):
+        args['dockerd_path'] = env.dockerd
+    args['_ansible_check_mode'] = check_mode
+    args['_ansible_diff'] = diff
+    args['_ansible_remote_tmp'] = env.remote_tmp
+    args['_ansible_keep_remote_files'] = False
+    with patch_module_args(args):
+        with pytest.raises(SystemExit) as exc:
+            daemon_config.main()
+    out = capsys.readouterr().out
+    result = json.loads(out)
+    result['_rc'] = exc.value.code
+    return result
+
+
+def test_creates_new_file(env, capsys):
+    result = run(env, capsys, settings={'log-driver': 'json-file', 'live-restore': True})
+    assert result['changed'] is True
+    assert result['_rc'] == 0
+    assert env.path.read_text() == '{\n  "log-driver": "json-file",\n  "live-restore": true\n}\n'
+    assert stat.S_IMODE(env.path.stat().st_mode) == 0o644
+    assert result['previous'] == {}
+    assert result['config'] == {'log-driver': 'json-file', 'live-restore': True}
+    assert result['diff']['before'] == ''
+    assert result['validated_with'] == env.dockerd
+    # validation ran on a candidate file, not on the target
+    (seen,) = env.validations()
+    assert seen['path'] != str(env.path)
+    assert json.loads(seen['content']) == result['config']
+
+
+def test_unmanaged_keys_kept_order_preserved_new_appended(env, capsys):
+    env.path.write_text(fixture_text('basic.json'))
+    result = run(env, capsys, settings={'debug': True, 'log-driver': 'journald'})
+    assert result['changed'] is True
+    data = json.loads(env.path.read_text())
+    assert list(data) == ['log-driver', 'log-opts', 'storage-driver', 'debug']
+    assert data['log-opts'] == {'max-size': '10m', 'max-file': '3'}
+    assert result['changed_keys'] == ['debug', 'log-driver']
+    assert result['previous']['log-driver'] == 'json-file'
+
+
+def test_second_run_is_idempotent(env, capsys):
+    env.path.write_text(fixture_text('basic.json'))
+    run(env, capsys, settings={'debug': True})
+    before = env.path.read_bytes()
+    mtime = env.path.stat().st_mtime_ns
+    result = run(env, capsys, settings={'debug': True})
+    assert result['changed'] is False
+    assert 'diff' not in result
+    assert env.path.read_bytes() == before
+    assert env.path.stat().st_mtime_ns == mtime
+    assert len(env.validations()) == 1  # no validation when nothing is written
+
+
+def test_formatting_differences_are_not_a_change(env, capsys):
+    original = fixture_text('basic_reformatted.json')
+    env.path.write_text(original)
+    result = run(env, capsys, settings={'log-driver': 'json-file',
+                                        'log-opts': {'max-size': '10m', 'max-file': '3'}})
+    assert result['changed'] is False
+    assert env.path.read_text() == original
+
+
+def test_type_change_is_a_change(env, capsys):
+    env.path.write_text('{"debug": 1, "max-concurrent-downloads": 3.0}\n')
+    result = run(env, capsys, settings={'debug': True, 'max-concurrent-downloads': 3})
+    assert result['changed'] is True
+    assert env.path.read_text() == '{\n  "debug": true,\n  "max-concurrent-downloads": 3\n}\n'
+
+
+@pytest.mark.parametrize('name,where', [('trailing_comma.json', 'line 4 column 1'),
+                                        ('bad_literal.json', 'line 2 column 12'),
+                                        ('toplevel_array.json', 'JSON object')])
+def test_invalid_existing_file_fails_unchanged(env, capsys, name, where):
+    original = fixture_text(name)
+    env.path.write_text(original)
+    result = run(env, capsys, settings={'debug': True})
+    assert result['failed'] is True
+    assert result['_rc'] == 1
+    assert str(env.path) in result['msg']
+    assert where in result['msg']
+    assert 'left unchanged' in result['msg']
+    assert env.path.read_text() == original
+    assert env.validations() == []
+
+
+def test_empty_file_counts_as_empty_object(env, capsys):
+    env.path.write_text('')
+    result = run(env, capsys, settings={'debug': True})
+    assert result['changed'] is True
+    assert result['previous'] == {}
+    assert json.loads(env.path.read_text()) == {'debug': True}
+
+
+def test_empty_file_and_nothing_to_set_is_left_alone(env, capsys):
+    env.path.write_text('\n')
+    result = run(env, capsys, settings={})
+    assert result['changed'] is False
+    assert env.path.read_text() == '\n'
+
+
+def test_absent_file_and_nothing_to_set_creates_nothing(env, capsys):
+    result = run(env, capsys, remove=['userns-remap'])
+    assert result['changed'] is False
+    assert not env.path.exists()
+    assert result['config'] == {}
+
+
+def test_check_mode_reports_and_writes_nothing(env, capsys):
+    original = fixture_text('basic.json')
+    env.path.write_text(original)
+    result = run(env, capsys, check_mode=True, settings={'debug': True})
+    assert result['changed'] is True
+    assert result['diff']['before'] == original
+    assert json.loads(result['diff']['after'])['debug'] is True
+    assert env.path.read_text() == original
+    assert len(env.validations()) == 1  # still validated (no side effects)
+    assert sorted(os.listdir(str(env.path.parent))) == ['daemon.json']
+
+
+def test_check_mode_new_file_in_missing_dir(env, capsys):
+    target = env.root / 'home' / '.config' / 'docker' / 'daemon.json'
+    result = run(env, capsys, check_mode=True, path=str(target), settings={'debug': True})
+    assert result['changed'] is True
+    assert not (env.root / 'home').exists()
+
+
+def test_validation_rejects_and_file_unchanged(env, capsys):
+    original = fixture_text('basic.json')
+    env.path.write_text(original)
+    result = run(env, capsys, settings={'bogus-key': 'x'})
+    assert result['failed'] is True
+    assert "don't match any configuration option: bogus-key" in result['msg']
+    assert "don't match any configuration option: bogus-key" in result['stderr']
+    assert 'not changed' in result['msg']
+    assert env.path.read_text() == original
+    assert sorted(os.listdir(str(env.path.parent))) == ['daemon.json']
+
+
+def test_validation_rejects_in_check_mode_too(env, capsys):
+    result = run(env, capsys, check_mode=True, settings={'max-concurrent-downloads': 'x'})
+    assert result['failed'] is True
+    assert 'cannot unmarshal' in result['msg']
+
+
+def test_missing_dockerd_fails_clearly(env, capsys):
+    result = run(env, capsys, dockerd_path=str(env.root / 'nowhere' / 'dockerd'),
+                 settings={'debug': True})
+    assert result['failed'] is True
+    assert 'was not found' in result['msg']
+    assert 'validate=false' in result['msg']
+    assert not env.path.exists()
+
+
+def test_missing_dockerd_on_path_fails(env, capsys, monkeypatch):
+    monkeypatch.setattr(daemon_config.daemon_json, 'DOCKERD_DIRS', [str(env.root / 'x')])
+    monkeypatch.setenv('PATH', str(env.root / 'empty'))
+    result = run(env, capsys, dockerd_path=None, settings={'debug': True})
+    assert result['failed'] is True
+    assert 'dockerd on PATH' in result['msg']
+
+
+def test_missing_dockerd_in_check_mode_warns(env, capsys):
+    result = run(env, capsys, check_mode=True,
+                 dockerd_path=str(env.root / 'nowhere' / 'dockerd'),
+                 settings={'debug': True})
+    assert result['changed'] is True
+    # ansible-core 2.19 returns warnings as structured objects, older ones as strings
+    assert 'not validated' in json.dumps(result.get('warnings', []))
+
+
+def test_dockerd_found_on_path(env, capsys, monkeypatch):
+    monkeypatch.setenv('PATH', os.path.dirname(env.dockerd) + os.pathsep + os.environ['PATH'])
+    result = run(env, capsys, dockerd_path=None, settings={'debug': True})
+    assert result['validated_with'] == env.dockerd
+
+
+def test_validate_false_needs_no_dockerd(env, capsys):
+    result = run(env, capsys, validate=False, dockerd_path=str(env.root / 'none'),
+                 settings={'anything-goes': 1})
+    assert result['changed'] is True
+    assert json.loads(env.path.read_text()) == {'anything-goes': 1}
+    assert 'validated_with' not in result
+
+
+def test_old_dockerd_without_validate_flag(env, capsys):
+    old = env.root / 'bin' / 'dockerd-20'
+    old.write_text('#!/bin/sh\necho "unknown flag: --validate" >&2\n'
+                   'echo "See \'dockerd --help\'." >&2\nexit 125\n')
+    old.chmod(0o755)
+    result = run(env, capsys, dockerd_path=str(old), settings={'debug': True})
+    assert result['failed'] is True
+    assert 'does not support --validate' in result['msg']
+    assert 'validate=false' in result['msg']
+
+
+def test_remove_keys(env, capsys):
+    env.path.write_text(fixture_text('types.json'))
+    result = run(env, capsys, remove=['userns-remap', 'absent-key'])
+    assert result['changed'] is True
+    assert result['changed_keys'] == ['userns-remap']
+    data = json.loads(env.path.read_text())
+    assert 'userns-remap' not in data
+    assert data['comment'] == u'caf\u00e9 \u2603'
+    result = run(env, capsys, remove=['userns-remap'])
+    assert result['changed'] is False
+
+
+def test_set_and_remove_same_key_fails(env, capsys):
+    result = run(env, capsys, settings={'debug': True}, remove=['debug'])
+    assert result['failed'] is True
+    assert 'both set and removed' in result['msg']
+
+
+def test_merge_nested(env, capsys):
+    env.path.write_text(fixture_text('types.json'))
+    result = run(env, capsys, settings={'features': {'cdi': True}}, merge_nested=True)
+    assert result['changed'] is True
+    assert result['config']['features'] == {'buildkit': True, 'containerd-snapshotter': False,
+                                            'cdi': True}
+    result = run(env, capsys, settings={'features': {'cdi': True}})
+    assert result['config']['features'] == {'cdi': True}
+
+
+def test_existing_mode_kept(env, capsys):
+    env.path.write_text('{}\n')
+    env.path.chmod(0o600)
+    run(env, capsys, settings={'debug': True})
+    assert stat.S_IMODE(env.path.stat().st_mode) == 0o600
+
+
+def test_explicit_mode_applied_to_existing_file(env, capsys):
+    env.path.write_text('{"debug": true}\n')
+    env.path.chmod(0o600)
+    result = run(env, capsys, settings={'debug': True}, mode='0640')
+    assert result['changed'] is True
+    assert stat.S_IMODE(env.path.stat().st_mode) == 0o640
+    result = run(env, capsys, settings={'debug': True}, mode='0640')
+    assert result['changed'] is False
+
+
+def test_explicit_mode_for_new_file(env, capsys):
+    run(env, capsys, settings={'debug': True}, mode='0600')
+    assert stat.S_IMODE(env.path.stat().st_mode) == 0o600
+
+
+def test_symbolic_mode_for_new_file(env, capsys):
+    result = run(env, capsys, settings={'debug': True}, mode='u=rw,g=r,o=')
+    assert result['changed'] is True
+    assert stat.S_IMODE(env.path.stat().st_mode) == 0o640
+
+
+def test_backup(env, capsys):
+    original = fixture_text('basic.json')
+    env.path.write_text(original)
+    result = run(env, capsys, settings={'debug': True}, backup=True)
+    backup = result['backup_file']
+    assert os.path.dirname(backup) == str(env.path.parent)
+    with open(backup) as handle:
+        assert handle.read() == original
+
+
+def test_create_dirs(env, capsys):
+    target = env.root / 'home' / 'alice' / '.config' / 'docker' / 'daemon.json'
+    result = run(env, capsys, path=str(target), create_dirs=False, settings={'debug': True})
+    assert result['failed'] is True
+    assert 'create_dirs=false' in result['msg']
+    result = run(env, capsys, path=str(target), settings={'debug': True})
+    assert result['changed'] is True
+    assert json.loads(target.read_text()) == {'debug': True}
+    assert stat.S_IMODE(target.parent.stat().st_mode) & 0o755 == 0o755
+
+
+def test_symlinked_config_written_through(env, capsys):
+    real = env.root / 'real-daemon.json'
+    real.write_text('{"debug": false}\n')
+    env.path.symlink_to(real)
+    result = run(env, capsys, settings={'debug': True})
+    assert result['changed'] is True
+    assert env.path.is_symlink()
+    assert json.loads(real.read_text()) == {'debug': True}
+
+
+def test_directory_at_path_fails(env, capsys):
+    env.path.mkdir()
+    result = run(env, capsys, settings={'debug': True})
+    assert result['failed'] is True
+    assert 'is a directory' in result['msg']
+
+
+def test_no_diff_when_diff_mode_off(env, capsys):
+    result = run(env, capsys, diff=False, settings={'debug': True})
+    assert result['changed'] is True
+    assert 'diff' not in result
+
+
+def test_no_temporary_files_left(env, capsys):
+    env.path.write_text(fixture_text('basic.json'))
+    run(env, capsys, settings={'debug': True})
+    run(env, capsys, settings={'bogus': True})
+    assert sorted(os.listdir(str(env.path.parent))) == ['daemon.json']
+
+
+def test_module_documentation_parses():
+    import yaml
+    doc = yaml.safe_load(daemon_config.DOCUMENTATION)
+    assert doc['module'] == 'daemon_config'
+    assert set(doc['options']) == {'path', 'settings', 'remove', 'merge_nested', 'validate',
+                                   'dockerd_path', 'mode', 'owner', 'group', 'backup',
+                                   'create_dirs'}
+    yaml.safe_load(daemon_config.EXAMPLES)
+    yaml.safe_load(daemon_config.RETURN)
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason='chown to another user needs root')
+def test_created_dirs_and_file_belong_to_owner(env, capsys):
+    import pwd
+    nobody = pwd.getpwnam('nobody')
+    home = env.root / 'home'
+    home.mkdir()
+    target = home / '.docker' / 'config.json'
+    result = run(env, capsys, path=str(target), validate=False, owner='nobody',
+                 group=str(nobody.pw_gid), mode='0600', settings={'currentContext': 'rootless'})
+    assert result['changed'] is True
+    assert target.parent.stat().st_uid == nobody.pw_uid
+    assert target.stat().st_uid == nobody.pw_uid
+    assert stat.S_IMODE(target.stat().st_mode) == 0o600
+    assert home.stat().st_uid == 0

@@ -1,0 +1,73 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) nsguard.docker contributors
+# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""Units of plugins/modules/namespace_mode.py: the module as Ansible runs it."""
+
+from __future__ import absolute_import, division, print_function
+__metaclass__ = type
+
+import time
+
+import yaml
+
+from ansible_collections.nsguard.docker.plugins.modules import namespace_mode
+
+from audit_helpers import checked_documentation, fakehost, run_module
+
+
+def test_documentation_is_complete():
+    doc = checked_documentation(namespace_mode, 'namespace_mode')
+    assert 'nsguard.docker.attributes.info_module' in doc['extends_documentation_fragment']
+    returned = yaml.safe_load(namespace_mode.RETURN)
+    assert set(['daemons', 'findings', 'summary', 'errors', 'kernel', 'subordinate_ids']) <= set(returned)
+    assert yaml.safe_load(namespace_mode.EXAMPLES)
+
+
+def test_reports_modes_and_findings(host, capsys):
+    fakehost.build_web_host(host)
+    result = run_module(namespace_mode, host.module_args(), capsys, check_mode=True)
+    assert result['_rc'] == 0 and result['changed'] is False and not result.get('failed')
+    assert sorted((d['id'], d['mode']) for d in result['daemons']) == [
+        ('rootful', 'default'), ('rootless:1000', 'rootless')]
+    assert 'userns-default-mode' in [f['id'] for f in result['findings']]
+
+
+def test_fail_on_gates_but_stays_unchanged(host, capsys):
+    fakehost.build_web_host(host)
+    failed = run_module(namespace_mode, host.module_args(fail_on='high'), capsys)
+    assert failed['_rc'] == 1 and failed['failed'] is True and failed['changed'] is False
+    assert failed['msg'].startswith('namespace_mode: ') and 'at or above high' in failed['msg']
+    assert 'userns-default-mode' in failed['msg'] and failed['daemons']
+    passed = run_module(namespace_mode, host.module_args(fail_on='critical'), capsys)
+    assert passed['_rc'] == 0 and not passed.get('failed')
+
+
+def test_no_docker_at_all(host, capsys):
+    result = run_module(namespace_mode, host.module_args(fail_on='info'), capsys)
+    assert result['_rc'] == 0
+    assert result['daemons'] == [] and result['findings'] == []
+
+
+def test_unreachable_daemon_with_short_timeout(host, capsys):
+    host.add_process(500, 'dockerd', ['dockerd'])
+    host.engine('/run/docker.sock', {'/info': lambda head: None})   # accepts, never answers
+    started = time.monotonic()
+    result = run_module(namespace_mode, host.module_args(api_timeout=0.3), capsys)
+    assert time.monotonic() - started < 2
+    daemon = result['daemons'][0]
+    assert daemon['reachable'] is False and 'timed out' in daemon['error']
+    assert daemon['mode'] == 'default' and daemon['mode_source'] == 'process'
+
+
+def test_bad_api_timeout(host, capsys):
+    result = run_module(namespace_mode, host.module_args(api_timeout=0), capsys)
+    assert result['_rc'] == 1 and 'api_timeout' in result['msg']
+
+
+def test_runs_on_this_machine_quickly(capsys):
+    started = time.monotonic()
+    result = run_module(namespace_mode, {}, capsys)
+    assert time.monotonic() - started < 1.0
+    assert result['_rc'] == 0 and result['changed'] is False
+    assert isinstance(result['daemons'], list) and isinstance(result['errors'], list)

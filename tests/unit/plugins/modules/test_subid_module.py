@@ -1,0 +1,298 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) nsguard.docker contributors
+# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""Module-level units of plugins/modules/subid.py: main() against files in a temp dir."""
+
+from __future__ import absolute_import, division, print_function
+__metaclass__ = type
+
+import contextlib
+import json
+import os
+import pwd
+import shutil
+import stat
+import subprocess
+import sys
+
+import pytest
+
+from ansible.module_utils import basic
+from ansible_collections.nsguard.docker.plugins.modules import subid as subid_module
+
+try:
+    from ansible.module_utils.testing import patch_module_args
+except ImportError:  # ansible-core < 2.19
+    from unittest import mock
+
+    @contextlib.contextmanager
+    def patch_module_args(args=None):
+        payload = json.dumps({'ANSIBLE_MODULE_ARGS': args or {}}).encode('utf-8')
+        with mock.patch.object(basic, '_ANSIBLE_ARGS', payload):
+            yield
+
+FIX = os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', '..', 'fixtures', 'subid')
+
+USERS = {'alice': 1000, 'dave': 1001, 'bob': 1002, 'carol': 1003, 'erin': 1004}
+
+
+class FakePw(object):
+    def __init__(self, name, uid):
+        self.pw_name = name
+        self.pw_uid = uid
+
+
+def fake_getpwnam(name):
+    if name in USERS:
+        return FakePw(name, USERS[name])
+    raise KeyError('getpwnam(): name not found: %r' % name)
+
+
+@pytest.fixture
+def env(tmp_path, monkeypatch):
+    """Temp subuid/subgid/login.defs, the lck lock in tmp, a fake passwd database."""
+    subuid = tmp_path / 'subuid'
+    subgid = tmp_path / 'subgid'
+    shutil.copy(os.path.join(FIX, 'mixed.subuid'), str(subuid))
+    shutil.copy(os.path.join(FIX, 'gaps.subuid'), str(subgid))
+    os.chmod(str(subuid), 0o644)
+    os.chmod(str(subgid), 0o640)
+    monkeypatch.setattr(subid_module, 'PWD_LOCK_PATH', str(tmp_path / '.pwd.lock'))
+    monkeypatch.setattr(subid_module, 'LOCK_TIMEOUT', 0.5)
+    monkeypatch.setattr(pwd, 'getpwnam', fake_getpwnam)
+
+    class Env(object):
+        dir = tmp_path
+        lock = str(tmp_path / '.pwd.lock')
+
+        @staticmethod
+        def args(**kwargs):
+            base = dict(subuid_path=str(subuid), subgid_path=str(subgid),
+                        login_defs_path=str(tmp_path / 'login.defs'))
+            base.update(kwargs)
+            return base
+
+        @staticmethod
+        def read(name):
+            return (tmp_path / name).read_bytes()
+
+        @staticmethod
+        def listing():
+            return sorted(os.listdir(str(tmp_path)))
+
+    Env.subuid = subuid
+    Env.subgid = subgid
+    return Env
+
+
+def run(args, capsys):
+    """Run main() with ``args``; return (rc, result dict)."""
+    with patch_module_args(args):
+        with pytest.raises(SystemExit) as info:
+            subid_module.main()
+    out = capsys.readouterr().out
+    return info.value.code, json.loads(out)
+
+
+def snapshot(env):
+    """Content of both files and the directory listing (the lckpwdf file aside: it
+    stays, as on a real system)."""
+    return ({name: env.read(name) for name in ('subuid', 'subgid')},
+            [name for name in env.listing() if name != '.pwd.lock'])
+
+
+TRY_PWD_LOCK = r'''
+import fcntl, os, sys
+fd = os.open(sys.argv[1], os.O_WRONLY | os.O_CREAT, 0o600)
+try:
+    fcntl.lockf(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+except OSError:
+    sys.exit(1)
+'''
+
+
+def test_check_mode_writes_nothing_and_diffs(env, capsys):
+    before = snapshot(env)
+    mtimes = [os.stat(str(env.subuid)).st_mtime_ns, os.stat(str(env.subgid)).st_mtime_ns]
+    rc, res = run(env.args(name='erin', _ansible_check_mode=True, _ansible_diff=True), capsys)
+    assert rc == 0, res
+    assert res['changed'] is True
+    assert snapshot(env) == before
+    assert [os.stat(str(env.subuid)).st_mtime_ns, os.stat(str(env.subgid)).st_mtime_ns] == mtimes
+    assert not os.path.exists(env.lock)      # no lock taken in check mode
+    mixed = env.read('subuid').decode()
+    gaps = env.read('subgid').decode()
+    assert res['subuid'] == {'start': 362144, 'count': 65536}
+    assert res['subgid'] == {'start': 300010, 'count': 65536}
+    assert res['diff'] == [
+        {'before': mixed, 'after': mixed + 'erin:362144:65536\n',
+         'before_header': str(env.subuid), 'after_header': str(env.subuid)},
+        {'before': gaps, 'after': gaps + 'erin:300010:65536\n',
+         'before_header': str(env.subgid), 'after_header': str(env.subgid)},
+    ]
+
+
+def test_real_run_writes_keeps_mode_and_releases_locks(env, capsys):
+    mixed = env.read('subuid').decode()
+    gaps = env.read('subgid').decode()
+    rc, res = run(env.args(name='erin'), capsys)
+    assert rc == 0, res
+    assert res['changed'] is True
+    assert 'diff' not in res
+    assert env.read('subuid').decode() == mixed + 'erin:362144:65536\n'
+    assert env.read('subgid').decode() == gaps + 'erin:300010:65536\n'
+    assert stat.S_IMODE(os.stat(str(env.subuid)).st_mode) == 0o644
+    assert stat.S_IMODE(os.stat(str(env.subgid)).st_mode) == 0o640
+    # only the lckpwdf file remains (as on a real system), and nobody holds it
+    assert env.listing() == ['.pwd.lock', 'subgid', 'subuid']
+    assert subprocess.call([sys.executable, '-c', TRY_PWD_LOCK, env.lock]) == 0
+
+    # second run: nothing changes
+    before = snapshot(env)
+    rc, res = run(env.args(name='erin', _ansible_diff=True), capsys)
+    assert rc == 0 and res['changed'] is False
+    assert snapshot(env) == before
+    assert res['subuid'] == {'start': 362144, 'count': 65536}
+    assert all(d['before'] == d['after'] for d in res['diff'])
+
+
+def test_unknown_user_fails(env, capsys):
+    before = snapshot(env)
+    rc, res = run(env.args(name='mallory'), capsys)
+    assert rc == 1
+    assert res['failed'] is True
+    assert 'does not exist' in res['msg'] and 'allow_unknown_user' in res['msg']
+    assert snapshot(env) == before
+
+
+def test_unknown_user_allowed_uses_name_lines_only(env, capsys):
+    env.subuid.write_bytes(b'mallory:100000:10\n1005:150000:65536\n')
+    rc, res = run(env.args(name='mallory', allow_unknown_user=True, databases=['subuid']), capsys)
+    assert rc == 0, res
+    assert env.read('subuid') == b'mallory:215536:65536\n1005:150000:65536\n'
+    assert res['subgid'] is None
+
+
+def test_numeric_uid_line_is_the_users(env, capsys):
+    before = snapshot(env)
+    rc, res = run(env.args(name='dave', databases=['subuid']), capsys)
+    assert rc == 0 and res['changed'] is False
+    assert res['subuid'] == {'start': 231072, 'count': 65536}
+    assert snapshot(env) == before
+
+
+def test_malformed_fails_and_writes_nothing(env, capsys):
+    shutil.copy(os.path.join(FIX, 'malformed.subuid'), str(env.subgid))
+    before = snapshot(env)
+    rc, res = run(env.args(name='erin'), capsys)
+    assert rc == 1
+    assert '%s:4' % env.subgid in res['msg']
+    assert snapshot(env) == before        # subuid (fine, first) was not written either
+    assert res['changed'] is False
+
+
+def test_small_count_refused_then_allowed(env, capsys):
+    before = snapshot(env)
+    rc, res = run(env.args(name='erin', count=1000), capsys)
+    assert rc == 1 and 'allow_small_count' in res['msg']
+    assert snapshot(env) == before
+    rc, res = run(env.args(name='erin', count=1000, allow_small_count=True), capsys)
+    assert rc == 0 and res['subuid']['count'] == 1000
+
+
+def test_overflow_refused(env, capsys):
+    before = snapshot(env)
+    rc, res = run(env.args(name='erin', start=4294967295 - 65535), capsys)
+    assert rc == 1 and '4294967294' in res['msg']
+    assert snapshot(env) == before
+
+
+def test_explicit_start_overlap_refused(env, capsys):
+    before = snapshot(env)
+    rc, res = run(env.args(name='erin', start=200000, databases=['subuid']), capsys)
+    assert rc == 1
+    assert "bob's range 165536-231071" in res['msg']
+    assert str(env.subuid) in res['msg']
+    assert snapshot(env) == before
+    assert env.listing() == ['.pwd.lock', 'subgid', 'subuid']   # locks released after failure
+
+
+def test_absent(env, capsys):
+    mixed = env.read('subuid').decode()
+    rc, res = run(env.args(name='dave', state='absent'), capsys)
+    assert rc == 0 and res['changed'] is True
+    assert env.read('subuid').decode() == mixed.replace('1001:231072:65536\n', '')
+    assert res['subuid'] is None and res['subgid'] is None
+    rc, res = run(env.args(name='dave', state='absent'), capsys)
+    assert rc == 0 and res['changed'] is False
+
+
+def test_login_defs_respected(env, capsys):
+    shutil.copy(os.path.join(FIX, 'login.defs'), str(env.dir / 'login.defs'))
+    rc, res = run(env.args(name='erin', _ansible_check_mode=True), capsys)
+    assert rc == 0
+    assert res['subuid'] == {'start': 362144, 'count': 65536}   # SUB_UID_MIN 200000
+    assert res['subgid'] == {'start': 300010, 'count': 65536}   # SUB_GID_MIN 300000
+
+
+def test_bad_login_defs_fails(env, capsys):
+    shutil.copy(os.path.join(FIX, 'bad-login.defs'), str(env.dir / 'login.defs'))
+    before = snapshot(env)
+    rc, res = run(env.args(name='erin'), capsys)
+    assert rc == 1 and 'login.defs:2' in res['msg']
+    assert snapshot(env) == before
+
+
+def test_backup(env, capsys):
+    mixed = env.read('subuid')
+    rc, res = run(env.args(name='erin', backup=True, databases=['subuid']), capsys)
+    assert rc == 0
+    backup = res['backup_files']['subuid']
+    assert res['backup_file'] == backup
+    assert os.path.dirname(backup) == str(env.dir)
+    with open(backup, 'rb') as handle:
+        assert handle.read() == mixed
+
+
+def test_new_file_created(env, capsys):
+    os.unlink(str(env.subgid))
+    rc, res = run(env.args(name='alice', _ansible_diff=True), capsys)
+    assert rc == 0 and res['changed'] is True
+    assert env.read('subgid') == b'alice:100000:65536\n'
+    assert stat.S_IMODE(os.stat(str(env.subgid)).st_mode) == 0o644
+    assert res['diff'][1]['before'] == ''
+    assert res['subuid'] == {'start': 100000, 'count': 65536}   # existing line kept
+
+
+def test_lock_held_elsewhere_fails_cleanly(env, capsys):
+    with open(str(env.subuid) + '.lock', 'w') as handle:
+        handle.write(str(os.getppid()))
+    before = snapshot(env)
+    rc, res = run(env.args(name='erin'), capsys)
+    assert rc == 1 and 'still locked' in res['msg']
+    assert snapshot(env) == before
+    assert subprocess.call([sys.executable, '-c', TRY_PWD_LOCK, env.lock]) == 0
+
+
+def test_same_path_twice_refused(env, capsys):
+    rc, res = run(env.args(name='erin', subgid_path=str(env.subuid)), capsys)
+    assert rc == 1 and 'same file' in res['msg']
+
+
+def test_foreign_overlap_is_warned_not_touched(env, capsys, monkeypatch):
+    # where warnings end up depends on whether ansible thinks it runs on the controller;
+    # catch them at the source
+    warned = []
+    monkeypatch.setattr(basic.AnsibleModule, 'warn', lambda self, msg, **kw: warned.append(msg))
+    env.subuid.write_bytes(b'x:100000:65536\ny:150000:65536\n')
+    rc, res = run(env.args(name='erin', databases=['subuid']), capsys)
+    assert rc == 0, res
+    assert env.read('subuid') == b'x:100000:65536\ny:150000:65536\nerin:215536:65536\n'
+    assert len(warned) == 1
+    assert 'x (line 1)' in warned[0] and 'y (line 2)' in warned[0] and '15536 ids' in warned[0]
+
+
+def test_bad_name_refused(env, capsys):
+    rc, res = run(env.args(name='a:b', allow_unknown_user=True), capsys)
+    assert rc == 1 and 'owner field' in res['msg']
