@@ -110,6 +110,8 @@ def log(msg):
 
 def run(cmd, **kw):
     log("$ " + " ".join(cmd))
+    # Tools' chatter goes to stderr: stdout carries only the JSON result.
+    kw.setdefault("stdout", sys.stderr)
     return subprocess.run(cmd, check=True, **kw)
 
 
@@ -403,6 +405,13 @@ def test_scenarios(scenarios):
         seq, platforms = scenario_sequence(scenario)
         record = {"scenario": scenario, "started": datetime.datetime.now(datetime.timezone.utc).isoformat(),
                   "image": recipe_hash(), "stages": {}, "result": "passed"}
+        # Each task's wall time, per stage (callback_plugins/task_times.py).
+        task_times = os.path.join(out_dir, "%s-tasks.jsonl" % scenario)
+        with contextlib.suppress(FileNotFoundError):
+            os.remove(task_times)
+        env = dict(os.environ, NSGUARD_TASK_TIMES=task_times,
+                   ANSIBLE_CALLBACK_PLUGINS=os.path.join(HERE, "callback_plugins"),
+                   ANSIBLE_CALLBACKS_ENABLED="task_times")
         started = time.time()
         try:
             for stage in seq:
@@ -412,7 +421,8 @@ def test_scenarios(scenarios):
                     break
                 t0 = time.time()
                 log("scenario %s: %s" % (scenario, stage))
-                r = subprocess.run([molecule, stage.replace("_", "-"), "-s", scenario], cwd=REPO, check=False)
+                r = subprocess.run([molecule, stage.replace("_", "-"), "-s", scenario], cwd=REPO, check=False,
+                                   env=dict(env, NSGUARD_STAGE=stage))
                 record["stages"][stage] = round(time.time() - t0, 1)
                 if r.returncode != 0:
                     raise LabError("molecule %s failed for scenario %s" % (stage, scenario))

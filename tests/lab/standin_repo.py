@@ -142,6 +142,8 @@ def log(msg):
 
 
 def run(cmd, **kw):
+    # Tools' chatter goes to stderr: stdout carries only the JSON result.
+    kw.setdefault("stdout", sys.stderr)
     return subprocess.run(cmd, check=True, **kw)
 
 

@@ -60,3 +60,10 @@ def test_down_never_kills_a_process_that_is_not_its_vm(monkeypatch, tmp_path):
         assert victim.poll() is None and not (tmp_path / "ghost").exists()
     finally:
         victim.kill()
+
+
+def test_tool_output_stays_off_stdout(capfd):
+    # stdout of lab.py and standin_repo.py is JSON that playbooks parse with from_json.
+    lab.run(["echo", "chatter"])
+    out, err = capfd.readouterr()
+    assert out == "" and "chatter" in err

@@ -2,7 +2,7 @@
 # Copyright (c) nsguard.docker contributors
 # GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
-"""Units for roles/engine/files/engine_facts.py (run: pytest roles/engine/tests).
+"""Units for roles/engine/files/engine_facts.py (run with the other units: pytest tests/unit).
 
 Keys are built from raw OpenPGP packets here (the parser only needs the public key
 packet to compute a fingerprint); one test compares with gpg when gpg is installed.
@@ -20,7 +20,7 @@ import sys
 import pytest
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-SCRIPT = os.path.join(HERE, '..', 'files', 'engine_facts.py')
+SCRIPT = os.path.join(HERE, '..', '..', '..', '..', 'roles', 'engine', 'files', 'engine_facts.py')
 _SPEC = importlib.util.spec_from_file_location('engine_facts', SCRIPT)
 ef = importlib.util.module_from_spec(_SPEC)
 _SPEC.loader.exec_module(ef)
