@@ -18,9 +18,10 @@ files     for each --file: exists and its text (small configuration files the ro
 docker_group  members of the group named by --docker-group (/etc/group), [] if none
 users     for each --user: exists, uid, gid, home; linger (the linger flag file);
           manager (user@<uid>.service active); unit_file (the setup tool's user unit) and
-          installed (its enablement link), rootless (its daemon answers on /run/user/<uid>/docker.sock and reports
-          name=rootless), context (currentContext of ~/.docker/config.json) and profile
-          (the nsguard block of ~/.profile, or null)
+          installed (its enablement link); answering (a daemon answers GET /info on
+          /run/user/<uid>/docker.sock) and rootless (it reports name=rootless); context
+          (currentContext of ~/.docker/config.json) and profile (the nsguard block of
+          ~/.profile, or null)
 userns    with --rootlesskit and --userns-as USER: whether that rootlesskit can create a
           user namespace as USER (rc and stderr of ``rootlesskit true``), or null when that
           cannot be tried yet (no such file, no such user, or no /run/user/<uid> before
@@ -169,7 +170,6 @@ def user_facts(name, run_dir='/run/user', linger_dir='/var/lib/systemd/linger', 
         'home': pw.pw_dir,
         'linger': os.path.exists(os.path.join(linger_dir, name)),
         'manager': (managers or {}).get(pw.pw_uid) == 'active',
-        'runtime_dir': os.path.isdir(runtime),
         'unit_file': os.path.exists(os.path.join(pw.pw_dir, UNIT_FILE)),
         'installed': os.path.lexists(os.path.join(pw.pw_dir, ENABLEMENT_LINK)),
         'answering': info is not None,
@@ -231,8 +231,8 @@ def main(argv=None):
         'knobs': knobs(),
         'packages': dpkg_installed(args.package),
         'units': dict((u, units[u]) for u in args.unit),
-        'files': dict((p, {'exists': read_text(p) is not None, 'content': read_text(p)})
-                      for p in args.file),
+        'files': dict((p, {'exists': text is not None, 'content': text})
+                      for p, text in ((p, read_text(p)) for p in args.file)),
         'docker_group': group_members(args.docker_group),
         'users': dict((name, user_facts(name, managers=managers)) for name in args.user),
         'userns': (userns_check(args.rootlesskit, args.userns_as)

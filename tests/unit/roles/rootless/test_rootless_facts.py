@@ -70,7 +70,7 @@ def facts_of(tmp_path, managers=None):
 def test_a_fresh_user_has_nothing_done(alice):
     facts = facts_of(alice)
     assert facts == {'exists': True, 'uid': 1001, 'gid': 1001, 'home': str(alice / 'home' / 'alice'),
-                     'linger': False, 'manager': False, 'runtime_dir': True, 'unit_file': False,
+                     'linger': False, 'manager': False, 'unit_file': False,
                      'installed': False, 'answering': False, 'rootless': False, 'context': None,
                      'profile': None}
 
