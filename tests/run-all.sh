@@ -11,6 +11,7 @@ export ANSIBLE_COLLECTIONS_PATH="$ROOT/.cache/collections"
 export PY_COLORS=0 ANSIBLE_NOCOLOR=1 ANSIBLE_FORCE_COLOR=0 NO_COLOR=1
 OUT="$ROOT/tests/output"
 mkdir -p "$OUT"
+rm -f "$OUT/lab-failures.txt"
 WORK="$(mktemp -d)"
 passed=0; failed=0; failures=()
 declare -A seconds
@@ -92,5 +93,9 @@ echo
 echo "=== summary ==="
 for k in "${!seconds[@]}"; do printf '%6s s  %s\n' "${seconds[$k]}" "$k"; done
 [ "${#failures[@]}" -eq 0 ] || echo "failed: ${failures[*]}"
+# Last, so that a CI log cut to its tail still says which task failed and why.
+if [ -s "$OUT/lab-failures.txt" ]; then
+  echo; echo "=== what failed in the VM lab (tests/output/lab-failures.txt) ==="; cat "$OUT/lab-failures.txt"
+fi
 echo "stages: $passed passed, $failed failed"
 [ "$failed" -eq 0 ]

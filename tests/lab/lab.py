@@ -25,6 +25,7 @@ import datetime
 import hashlib
 import json
 import os
+import re
 import shutil
 import signal
 import socket
@@ -396,11 +397,71 @@ def scenario_sequence(scenario):
     return seq, platforms
 
 
+def run_teed(argv, env):
+    """Run argv, streaming its output as usual and keeping it for the failure digest."""
+    output = []
+    proc = subprocess.Popen(argv, cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                            text=True, errors="replace", bufsize=1)
+    try:
+        for line in proc.stdout:
+            sys.stdout.write(line)
+            output.append(line.rstrip("\n"))
+        proc.wait()
+    except BaseException:
+        proc.kill()  # as subprocess.run does: an interrupted stage must not outlive the lab
+        proc.wait()
+        raise
+    finally:
+        proc.stdout.close()
+        sys.stdout.flush()
+    return proc.returncode, output
+
+
+def digest_path():
+    return os.path.join(REPO, "tests", "output", "lab-failures.txt")
+
+
+# What explains a failed stage: Ansible's failed tasks (with the TASK header before them),
+# pytest's failures and assertion lines, molecule's own errors.
+_DIGEST_LINE = re.compile(r"^(fatal: |failed: |ERROR |CRITICAL |E  |FAILED |[^ ]*\.py:\d+: |"
+                          r"_{3,} .* _{3,}$|\S+ - (Assertion|[A-Za-z]+Error))")
+_TASK_HEADER = re.compile(r"^(TASK|RUNNING HANDLER) \[")
+
+
+def failure_lines(output, limit=40, width=600):
+    """The lines of a failed stage's output that say what failed, each cut to `width`."""
+    picked, header = [], None
+    for line in output:
+        if _TASK_HEADER.match(line):
+            header = line.rstrip(" *")
+        elif _DIGEST_LINE.match(line):
+            if header:
+                picked.append(header)
+                header = None
+            picked.append(line if len(line) <= width else line[:width] + " [...]")
+    if len(picked) > limit:
+        picked = picked[:limit // 2] + ["[... %d lines ...]" % (len(picked) - limit)] + picked[-limit // 2:]
+    return picked or output[-15:]
+
+
+def scenario_digest(scenario, stage, output, platforms):
+    text = ["### scenario %s failed in stage %s" % (scenario, stage)] + failure_lines(output)
+    for name in platforms:
+        path = os.path.join(instance_dir(name), "console.log")
+        with contextlib.suppress(OSError):
+            with open(path, errors="replace") as f:
+                tail = f.read().splitlines()[-15:]
+            text += ["--- last serial console lines of %s:" % name] + tail
+    return "\n".join(text) + "\n\n"
+
+
 def test_scenarios(scenarios):
     molecule = os.path.join(os.path.dirname(sys.executable), "molecule")
     failed = []
     out_dir = os.path.join(REPO, "tests", "output", "timings")
     os.makedirs(out_dir, exist_ok=True)
+    with contextlib.suppress(FileNotFoundError):
+        os.remove(digest_path())
     for scenario in scenarios:
         seq, platforms = scenario_sequence(scenario)
         record = {"scenario": scenario, "started": datetime.datetime.now(datetime.timezone.utc).isoformat(),
@@ -413,6 +474,7 @@ def test_scenarios(scenarios):
                    ANSIBLE_CALLBACK_PLUGINS=os.path.join(HERE, "callback_plugins"),
                    ANSIBLE_CALLBACKS_ENABLED="task_times")
         started = time.time()
+        stage, output = None, []
         try:
             for stage in seq:
                 if stage in ("destroy", "cleanup") and stage != seq[-1]:
@@ -421,16 +483,18 @@ def test_scenarios(scenarios):
                     break
                 t0 = time.time()
                 log("scenario %s: %s" % (scenario, stage))
-                r = subprocess.run([molecule, stage.replace("_", "-"), "-s", scenario], cwd=REPO, check=False,
-                                   env=dict(env, NSGUARD_STAGE=stage))
+                rc, output = run_teed([molecule, stage.replace("_", "-"), "-s", scenario],
+                                      env=dict(env, NSGUARD_STAGE=stage))
                 record["stages"][stage] = round(time.time() - t0, 1)
-                if r.returncode != 0:
+                if rc != 0:
                     raise LabError("molecule %s failed for scenario %s" % (stage, scenario))
         except (LabError, KeyboardInterrupt) as e:
             record["result"] = "failed: %s" % e
             failed.append(scenario)
             for name in platforms:
                 print_console(name, lines=120)
+            with open(digest_path(), "a") as f:
+                f.write(scenario_digest(scenario, stage, output, platforms))
             if isinstance(e, KeyboardInterrupt):
                 raise
         finally:

@@ -44,9 +44,11 @@ def test_scenario_sequences_are_read_from_molecule_yml():
 
 @pytest.mark.parametrize("scenario", sorted(d for d in os.listdir(os.path.join(lab.REPO, "molecule"))
                                             if d not in ("resources",)))
-def test_every_scenario_checks_idempotence(scenario):
+def test_every_scenario_checks_dry_run_idempotence_and_verifies(scenario):
     seq, _platforms = lab.scenario_sequence(scenario)
-    assert "idempotence" in seq and "verify" in seq
+    # check mode on the prepared, unconverged host; then converge, and it again changes nothing
+    assert seq.index("prepare") < seq.index("check") < seq.index("converge") < seq.index("idempotence")
+    assert "verify" in seq
 
 
 def test_down_never_kills_a_process_that_is_not_its_vm(monkeypatch, tmp_path):
@@ -67,3 +69,61 @@ def test_tool_output_stays_off_stdout(capfd):
     lab.run(["echo", "chatter"])
     out, err = capfd.readouterr()
     assert out == "" and "chatter" in err
+
+
+ANSIBLE_FAILURE = """
+PLAY [Converge] ****************************************************************
+
+TASK [Gathering Facts] *********************************************************
+ok: [noble-rootless]
+
+TASK [nsguard.docker.rootless : Install rootless Docker for each user] *********
+changed: [noble-rootless] => (item=vagrant)
+failed: [noble-rootless] (item=alice) => {"msg": "%s"}
+
+PLAY RECAP *********************************************************************
+noble-rootless             : ok=1    changed=1    unreachable=0    failed=1
+""" % ("x" * 2000)
+
+PYTEST_FAILURE = """
+============================= test session starts ==============================
+collected 2 items
+
+tests/test_rootless.py .F                                                [100%]
+
+=================================== FAILURES ===================================
+_________________ test_daemon_answers[ansible://noble-rootless] _________________
+    def test_daemon_answers(host):
+>       assert host.run("docker info").rc == 0
+E       AssertionError: assert 1 == 0
+tests/test_rootless.py:12: AssertionError
+=========================== short test summary info ============================
+FAILED tests/test_rootless.py::test_daemon_answers[ansible://noble-rootless] - AssertionError: assert 1 == 0
+"""
+
+
+def test_failure_lines_name_the_failed_task_and_cut_long_lines():
+    lines = lab.failure_lines(ANSIBLE_FAILURE.splitlines(), width=100)
+    assert lines[0] == "TASK [nsguard.docker.rootless : Install rootless Docker for each user]"
+    assert lines[1].startswith("failed: [noble-rootless] (item=alice)") and lines[1].endswith("[...]")
+    assert len(lines) == 2  # nothing of the tasks that passed
+
+
+def test_failure_lines_keep_pytest_assertions():
+    lines = lab.failure_lines(PYTEST_FAILURE.splitlines())
+    assert any(line.startswith("E       AssertionError: assert 1 == 0") for line in lines)
+    assert any(line.startswith("FAILED tests/test_rootless.py::test_daemon_answers") for line in lines)
+    assert "tests/test_rootless.py:12: AssertionError" in lines
+
+
+def test_failure_lines_fall_back_to_the_tail_and_stay_bounded():
+    assert lab.failure_lines(["a", "b"]) == ["a", "b"]
+    many = ["fatal: [h]: FAILED! %d" % i for i in range(100)]
+    lines = lab.failure_lines(many, limit=10)
+    assert len(lines) == 11 and "90 lines" in lines[5] and lines[-1] == many[-1]
+
+
+def test_run_teed_streams_and_keeps_the_output(capfd):
+    rc, output = lab.run_teed([sys.executable, "-c", "import sys; print('out'); sys.exit(3)"], env=dict(os.environ))
+    assert rc == 3 and output == ["out"]
+    assert "out" in capfd.readouterr().out
