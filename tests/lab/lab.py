@@ -322,12 +322,18 @@ def wait_for_ssh(name, inst, timeout):
     raise LabError("no SSH on 127.0.0.1:%d after %ds" % (inst["port"], timeout))
 
 
-def print_console(name, lines=80):
-    path = os.path.join(instance_dir(name), "console.log")
+def console_tail(name, lines):
+    """The last `lines` lines of a VM's serial console, or None when it has none."""
     try:
-        with open(path, errors="replace") as f:
-            tail = f.read().splitlines()[-lines:]
+        with open(os.path.join(instance_dir(name), "console.log"), errors="replace") as f:
+            return f.read().splitlines()[-lines:]
     except OSError:
+        return None
+
+
+def print_console(name, lines=80):
+    tail = console_tail(name, lines)
+    if tail is None:
         return
     sys.stderr.write("----- serial console of %s (last %d lines) -----\n" % (name, lines))
     sys.stderr.write("\n".join(tail) + "\n----- end of console -----\n")
@@ -447,10 +453,8 @@ def failure_lines(output, limit=40, width=600):
 def scenario_digest(scenario, stage, output, platforms):
     text = ["### scenario %s failed in stage %s" % (scenario, stage)] + failure_lines(output)
     for name in platforms:
-        path = os.path.join(instance_dir(name), "console.log")
-        with contextlib.suppress(OSError):
-            with open(path, errors="replace") as f:
-                tail = f.read().splitlines()[-15:]
+        tail = console_tail(name, 15)
+        if tail is not None:
             text += ["--- last serial console lines of %s:" % name] + tail
     return "\n".join(text) + "\n\n"
 
