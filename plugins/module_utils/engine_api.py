@@ -216,35 +216,42 @@ INFO_KEYS = ('ServerVersion', 'DockerRootDir', 'SecurityOptions', 'Name', 'Opera
 
 
 def query_daemon(socket_path, timeout=DEFAULT_TIMEOUT, containers=True, inspect=False,
-                 budget=None, client_factory=UnixHTTPClient):
+                 budget=None, client_factory=UnixHTTPClient, info=True):
     """Ask one daemon what the audit needs.
 
     Returns {'reachable', 'error', 'info', 'containers', 'inspect_errors', 'truncated'}.
     ``info`` keeps only INFO_KEYS of GET /info; ``containers`` is GET /containers/json
     (running containers, with Mounts), each with an 'Inspect' key holding
     GET /containers/<id>/json when ``inspect`` is true. ``budget`` bounds the total time
-    spent on inspections; containers left out are counted in 'truncated'.
+    spent on inspections; containers left out are counted in 'truncated'. With ``info``
+    false, GET /info is skipped (``info`` stays None) and the container listing alone
+    proves the daemon reachable: /info is the slowest call dockerd answers (it asks
+    runc and containerd for their versions), and only the namespace audit needs it.
     """
     result = {'socket': socket_path, 'reachable': False, 'error': None, 'info': None,
               'containers': [], 'inspect_errors': [], 'truncated': 0}
     client = client_factory(socket_path, timeout)
-    try:
-        info = client.get_json('/info')
-    except EngineAPIError as exc:
-        result['error'] = str(exc)
-        return result
-    if not isinstance(info, dict):
-        result['error'] = 'GET /info: unexpected response shape'
-        return result
-    result['reachable'] = True
-    result['info'] = dict((k, info.get(k)) for k in INFO_KEYS if k in info)
+    if info:
+        try:
+            answer = client.get_json('/info')
+        except EngineAPIError as exc:
+            result['error'] = str(exc)
+            return result
+        if not isinstance(answer, dict):
+            result['error'] = 'GET /info: unexpected response shape'
+            return result
+        result['reachable'] = True
+        result['info'] = dict((k, answer.get(k)) for k in INFO_KEYS if k in answer)
     if not containers:
         return result
     try:
         listing = client.get_json('/containers/json')
     except EngineAPIError as exc:
+        # An HTTP error is an answer: the daemon is there.
+        result['reachable'] = result['reachable'] or exc.status is not None
         result['error'] = str(exc)
         return result
+    result['reachable'] = True
     if not isinstance(listing, list):
         result['error'] = 'GET /containers/json: unexpected response shape'
         return result

@@ -562,7 +562,7 @@ def run_audit(fs, allow_users=(), allow_groups=(), unit_dirs=UNIT_DIRS, query_ap
         if query_api and daemon['sockets']:
             api = None
             for path in [p for p in daemon['sockets'] if fs.exists(p)] or daemon['sockets'][:1]:
-                api = query(fs.path(path), timeout=timeout, containers=True, inspect=False)
+                api = query(fs.path(path), timeout=timeout, containers=True, inspect=False, info=False)
                 if api.get('reachable'):
                     break
             if api.get('reachable') and api.get('error') is None:

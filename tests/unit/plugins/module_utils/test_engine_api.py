@@ -141,6 +141,23 @@ def test_query_daemon_without_inspection_and_with_budget(sockdir):
     assert info_only['containers'] == [] and info_only['reachable']
 
 
+def test_query_daemon_without_info_lists_containers_only(sockdir):
+    routes = fakehost.engine_routes('userns')
+    with _serve(sockdir, routes) as server:
+        result = query_daemon(server.path, containers=True, inspect=False, info=False)
+    assert [r.split('\r\n')[0] for r in server.requests] == ['GET /containers/json HTTP/1.1']
+    assert result['reachable'] and result['error'] is None and result['info'] is None
+    assert len(result['containers']) == 2
+
+
+def test_query_daemon_without_info_tells_an_http_error_from_silence(sockdir):
+    with _serve(sockdir, {'/containers/json': (500, {'message': 'boom'})}) as server:
+        failed = query_daemon(server.path, info=False)
+    assert failed['reachable'] is True and 'HTTP 500 boom' in failed['error']
+    absent = query_daemon(os.path.join(sockdir, 'absent.sock'), timeout=0.5, info=False)
+    assert absent['reachable'] is False and 'cannot connect' in absent['error']
+
+
 def test_query_daemon_records_inspect_failures_and_bad_listing(sockdir):
     routes = fakehost.engine_routes('rootless')
     routes.pop([k for k in routes if k.startswith('/containers/e5')][0])

@@ -267,6 +267,8 @@ def test_run_audit_exposed_rootful_daemon(host):
         ('tcp-no-tls', 'critical', '2.7', 'tcp:0.0.0.0:2375')]
     assert result['findings'][0]['severity'] == 'critical'   # most severe first
     assert result['summary']['max_severity'] == 'critical' and result['summary']['max_severity_rank'] == 4
+    # Only the container listing is asked for: /info costs most and says nothing here.
+    assert [r.split('\r\n')[0] for e in host.engines for r in e.requests] == ['GET /containers/json HTTP/1.1']
 
 
 def test_run_audit_socket_reached_twice_is_reported_once(host):
