@@ -50,6 +50,7 @@ author:
 extends_documentation_fragment:
   - nsguard.docker.attributes
   - nsguard.docker.attributes.info_module
+  - nsguard.docker.audit
 options:
   query_api:
     description:
@@ -58,36 +59,6 @@ options:
         evidence only.
     type: bool
     default: true
-  api_timeout:
-    description:
-      - Timeout in seconds for each Engine API request (connect, send and read).
-    type: float
-    default: 2.0
-  fail_on:
-    description:
-      - Fail the task (still C(changed=false)) when any finding is at or above this severity.
-      - V(none) never fails on findings.
-    type: str
-    default: none
-    choices: [none, info, low, medium, high, critical]
-  proc_root:
-    description:
-      - Where C(/proc) is read from. A testing aid, and for running the audit from a container
-        with the host's C(/proc) mounted elsewhere.
-    type: path
-    default: /proc
-  etc_root:
-    description:
-      - Where C(/etc) is read from (passwd, subuid, subgid, docker/daemon.json). A testing and
-        container aid.
-    type: path
-    default: /etc
-  run_root:
-    description:
-      - Where C(/run) (and so C(/var/run)) is read from, for the Docker sockets. A testing and
-        container aid.
-    type: path
-    default: /run
 notes:
   - "Run with C(become=true): C(/proc/<pid>) of root daemons, the root-owned sockets and
     rootless users' sockets are not readable otherwise; the result then carries an

@@ -35,6 +35,7 @@ author:
 extends_documentation_fragment:
   - nsguard.docker.attributes
   - nsguard.docker.attributes.info_module
+  - nsguard.docker.audit
 options:
   allow_users:
     description:
@@ -50,47 +51,18 @@ options:
     type: list
     elements: str
     default: []
-  fail_on:
-    description:
-      - Fail the task (still C(changed=false)) with a summary message when any finding is at
-        or above this severity. V(none) never fails on findings.
-    type: str
-    default: none
-    choices: [none, info, low, medium, high, critical]
   query_api:
     description:
       - Ask each daemon for its running containers to find socket mounts. When V(false),
         socket mounts are not checked.
     type: bool
     default: true
-  api_timeout:
-    description:
-      - Timeout in seconds for each Engine API request.
-    type: float
-    default: 2.0
   unit_dirs:
     description:
       - Directories searched for C(docker.service), C(docker.socket) and their C(.d) drop-ins.
     type: list
     elements: path
     default: [/etc/systemd/system, /usr/lib/systemd/system, /lib/systemd/system]
-  proc_root:
-    description:
-      - Where C(/proc) is read from. A testing aid, and for running from a container with the
-        host's C(/proc) mounted elsewhere.
-    type: path
-    default: /proc
-  etc_root:
-    description:
-      - Where C(/etc) is read from (group, passwd, docker/daemon.json). A testing and container aid.
-    type: path
-    default: /etc
-  run_root:
-    description:
-      - Where C(/run) (and so C(/var/run)) is read from, for the Docker sockets. A testing and
-        container aid.
-    type: path
-    default: /run
 notes:
   - Run with C(become=true) to read C(/proc/<pid>/fd) of root daemons.
   - "Findings (CIS Docker Benchmark v1.6 ids): C(socket-world-writable) (critical, rootless

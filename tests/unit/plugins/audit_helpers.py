@@ -14,6 +14,7 @@ The conftest.py next to this file puts this directory on sys.path and holds the 
 from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
+import importlib
 import importlib.util
 import json
 import os
@@ -52,11 +53,27 @@ def run_module(module, args, capsys, check_mode=False):
     return result
 
 
+def documented_options(doc):
+    """The options of a parsed DOCUMENTATION merged with those of this collection's
+    documentation fragments it extends, as ansible-doc shows them."""
+    options = dict(doc.get('options') or {})
+    for fragment in doc.get('extends_documentation_fragment') or []:
+        if not fragment.startswith('nsguard.docker.'):
+            continue
+        name, _dot, variable = fragment[len('nsguard.docker.'):].partition('.')
+        holder = importlib.import_module('ansible_collections.nsguard.docker.plugins.doc_fragments.' + name)
+        text = getattr(holder.ModuleDocFragment, (variable or 'documentation').upper())
+        for option_name, option in (yaml.safe_load(text).get('options') or {}).items():
+            options.setdefault(option_name, option)
+    return options
+
+
 def checked_documentation(module, name):
-    """``module.DOCUMENTATION`` parsed, after checking its name and that every option has a
-    type, a description and a default."""
+    """``module.DOCUMENTATION`` parsed, with the options of its fragments merged in, after
+    checking its name and that every option has a type, a description and a default."""
     doc = yaml.safe_load(module.DOCUMENTATION)
     assert doc['module'] == name
+    doc['options'] = documented_options(doc)
     for option_name, option in doc['options'].items():
         assert option.get('type') and option.get('description'), option_name
         assert 'default' in option, option_name

@@ -11,6 +11,7 @@ import time
 
 import yaml
 
+from ansible_collections.nsguard.docker.plugins.module_utils import procfs
 from ansible_collections.nsguard.docker.plugins.modules import namespace_mode
 
 from audit_helpers import checked_documentation, fakehost, run_module
@@ -19,6 +20,10 @@ from audit_helpers import checked_documentation, fakehost, run_module
 def test_documentation_is_complete():
     doc = checked_documentation(namespace_mode, 'namespace_mode')
     assert 'nsguard.docker.attributes.info_module' in doc['extends_documentation_fragment']
+    # every option of the shared argument spec is documented, with its default
+    spec = procfs.audit_argument_spec()
+    assert set(doc['options']) == set(spec)
+    assert dict((k, v['default']) for k, v in doc['options'].items()) == dict((k, v['default']) for k, v in spec.items())
     returned = yaml.safe_load(namespace_mode.RETURN)
     assert set(['daemons', 'findings', 'summary', 'errors', 'kernel', 'subordinate_ids']) <= set(returned)
     assert yaml.safe_load(namespace_mode.EXAMPLES)
