@@ -26,6 +26,7 @@ import hashlib
 import json
 import os
 import re
+import shlex
 import shutil
 import signal
 import socket
@@ -423,6 +424,53 @@ def run_teed(argv, env):
     return proc.returncode, output
 
 
+# Check mode must change nothing. Around the `check` stage the lab marks the time on each
+# VM and then lists what was written or chmod/chown-ed since under these paths: anything
+# is a task that acted while asked only to predict. Paths where a running system writes by
+# itself (logs, /var/lib/docker, a rootless daemon's data root) are not watched; nor are
+# Ansible's own remote temporary files or byte code Python caches.
+CHECK_MARK = "/run/nsguard-check-mark"
+CHECK_WATCHED = ("/etc", "/home", "/usr", "/opt", "/srv", "/var/lib/dpkg/status",
+                 "/var/lib/systemd/linger")
+CHECK_IGNORED = ("*/__pycache__", "*/__pycache__/*", "*/.ansible", "*/.ansible/*",
+                 "*/.local/share/docker/*")
+
+
+def check_writes_command(mark=CHECK_MARK, watched=CHECK_WATCHED, ignored=CHECK_IGNORED):
+    """Shell (run as root on the VM) that prints the watched paths changed since the mark."""
+    return ("find $(ls -d %s 2>/dev/null) -xdev \\( -newer %s -o -cnewer %s \\) %s -print 2>/dev/null"
+            " | head -n 50" % (" ".join(watched), mark, mark, " ".join("! -path '%s'" % p for p in ignored)))
+
+
+def on_vm(name, command, timeout=120):
+    """Run `command` as root on a lab VM; its stdout lines (LabError if it fails)."""
+    try:
+        with open(os.path.join(instance_dir(name), "instance.json")) as f:
+            inst = json.load(f)
+    except (OSError, ValueError) as e:
+        raise LabError("no running instance %s: %s" % (name, e))
+    r = subprocess.run(ssh_base(inst) + ["sudo sh -c %s" % shlex.quote(command)], check=False,
+                       stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=timeout)
+    if r.returncode != 0:
+        raise LabError("on %s, `%s` exited %d: %s" % (name, command, r.returncode, r.stderr.strip()[-500:]))
+    return r.stdout.splitlines()
+
+
+def mark_before_check(platforms):
+    for name in platforms:
+        on_vm(name, "touch %s" % CHECK_MARK)
+
+
+def written_by_check(platforms):
+    """Lines naming what check mode changed on each VM (none when it told the truth)."""
+    lines = []
+    for name in platforms:
+        changed = on_vm(name, check_writes_command())
+        lines += ["check mode changed %s on %s (written, or owner or mode set, during the check stage)"
+                  % (path, name) for path in changed]
+    return lines
+
+
 def digest_path():
     return os.path.join(REPO, "tests", "output", "lab-failures.txt")
 
@@ -487,11 +535,20 @@ def test_scenarios(scenarios):
                     break
                 t0 = time.time()
                 log("scenario %s: %s" % (scenario, stage))
+                if stage == "check":
+                    mark_before_check(platforms)
                 rc, output = run_teed([molecule, stage.replace("_", "-"), "-s", scenario],
                                       env=dict(env, NSGUARD_STAGE=stage))
                 record["stages"][stage] = round(time.time() - t0, 1)
                 if rc != 0:
                     raise LabError("molecule %s failed for scenario %s" % (stage, scenario))
+                if stage == "check":
+                    untruthful = written_by_check(platforms)
+                    if untruthful:
+                        output = ["ERROR    " + line for line in untruthful]
+                        for line in output:
+                            print(line, flush=True)
+                        raise LabError("check mode changed %d path(s) in scenario %s" % (len(untruthful), scenario))
         except (LabError, KeyboardInterrupt) as e:
             record["result"] = "failed: %s" % e
             failed.append(scenario)

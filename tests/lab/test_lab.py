@@ -3,6 +3,7 @@ import importlib.util
 import os
 import subprocess
 import sys
+import time
 
 import pytest
 
@@ -127,3 +128,32 @@ def test_run_teed_streams_and_keeps_the_output(capfd):
     rc, output = lab.run_teed([sys.executable, "-c", "import sys; print('out'); sys.exit(3)"], env=dict(os.environ))
     assert rc == 3 and output == ["out"]
     assert "out" in capfd.readouterr().out
+
+
+def test_check_writes_command_lists_only_what_changed_after_the_mark(tmp_path):
+    etc, home = tmp_path / "etc", tmp_path / "home" / "alice"
+    (home / ".ansible" / "tmp").mkdir(parents=True)
+    (home / "lib" / "__pycache__").mkdir(parents=True)
+    etc.mkdir()
+    for path in (etc / "untouched", etc / "written", etc / "chmodded", home / "kept"):
+        path.write_text("before\n")
+    past = os.stat(tmp_path).st_mtime - 60
+    for path in tmp_path.rglob("*"):
+        os.utime(path, (past, past))
+    mark = tmp_path / "mark"
+    mark.touch()
+    time.sleep(0.05)  # file times tick with the kernel's coarse clock
+    (etc / "written").write_text("after\n")
+    os.chmod(etc / "chmodded", 0o600)           # ctime only: still a change
+    (home / ".ansible" / "tmp" / "AnsiballZ_x.py").write_text("")
+    (home / "lib" / "__pycache__" / "m.pyc").write_text("")
+    command = lab.check_writes_command(mark=str(mark), watched=(str(etc), str(home), str(tmp_path / "absent")))
+    found = subprocess.run(["sh", "-c", command], check=True, capture_output=True, text=True).stdout.split()
+    assert sorted(found) == [str(etc / "chmodded"), str(etc / "written")]
+
+
+def test_check_stage_reports_each_changed_path(monkeypatch):
+    answers = {"vm1": ["/etc/subuid"], "vm2": []}
+    monkeypatch.setattr(lab, "on_vm", lambda name, command: answers[name])
+    assert lab.written_by_check(["vm1", "vm2"]) == [
+        "check mode changed /etc/subuid on vm1 (written, or owner or mode set, during the check stage)"]
