@@ -427,19 +427,36 @@ def run_teed(argv, env):
 # Check mode must change nothing. Around the `check` stage the lab marks the time on each
 # VM and then lists what was written or chmod/chown-ed since under these paths: anything
 # is a task that acted while asked only to predict. Paths where a running system writes by
-# itself (logs, /var/lib/docker, a rootless daemon's data root) are not watched; nor are
-# Ansible's own remote temporary files or byte code Python caches.
+# itself (logs, /var/lib/docker, a rootless daemon's data root) are not watched. Two kinds
+# of directory are artefacts of running tasks at all, not of what they do: Ansible's remote
+# temporary directory (~/.ansible of the connecting or become user) and Python's byte code
+# caches. Their contents are skipped, and a directory changed only by gaining one is not
+# a finding.
 CHECK_MARK = "/run/nsguard-check-mark"
 CHECK_WATCHED = ("/etc", "/home", "/usr", "/opt", "/srv", "/var/lib/dpkg/status",
                  "/var/lib/systemd/linger")
-CHECK_IGNORED = ("*/__pycache__", "*/__pycache__/*", "*/.ansible", "*/.ansible/*",
-                 "*/.local/share/docker/*")
+CHECK_ARTEFACTS = (".ansible", "__pycache__")
+CHECK_IGNORED = ("*/.local/share/docker/*",)
 
 
-def check_writes_command(mark=CHECK_MARK, watched=CHECK_WATCHED, ignored=CHECK_IGNORED):
-    """Shell (run as root on the VM) that prints the watched paths changed since the mark."""
-    return ("find $(ls -d %s 2>/dev/null) -xdev \\( -newer %s -o -cnewer %s \\) %s -print 2>/dev/null"
-            " | head -n 50" % (" ".join(watched), mark, mark, " ".join("! -path '%s'" % p for p in ignored)))
+def check_writes_command(mark=CHECK_MARK, watched=CHECK_WATCHED, artefacts=CHECK_ARTEFACTS,
+                         ignored=CHECK_IGNORED):
+    """Shell (run as root on the VM) printing `artefact PATH` and `changed PATH` lines for
+    the watched paths changed since the mark."""
+    newer = "\\( -newer %s -o -cnewer %s \\)" % (mark, mark)
+    named = "\\( %s \\)" % " -o ".join("-name '%s'" % a for a in artefacts)
+    return ("find $(ls -d %s 2>/dev/null) -xdev %s -prune %s -printf 'artefact %%p\\n'"
+            " -o %s -prune -o %s %s -printf 'changed %%p\\n' 2>/dev/null | head -n 200"
+            % (" ".join(watched), named, newer, named, newer,
+               " ".join("! -path '%s'" % p for p in ignored)))
+
+
+def check_findings(lines):
+    """The changed paths of check_writes_command's output, less the directories whose
+    change is explained by a new artefact in them."""
+    artefacts = set(os.path.dirname(line[len("artefact "):]) for line in lines if line.startswith("artefact "))
+    changed = [line[len("changed "):] for line in lines if line.startswith("changed ")]
+    return [path for path in changed if path not in artefacts]
 
 
 def on_vm(name, command, timeout=120):
@@ -465,7 +482,7 @@ def written_by_check(platforms):
     """Lines naming what check mode changed on each VM (none when it told the truth)."""
     lines = []
     for name in platforms:
-        changed = on_vm(name, check_writes_command())
+        changed = check_findings(on_vm(name, check_writes_command()))
         lines += ["check mode changed %s on %s (written, or owner or mode set, during the check stage)"
                   % (path, name) for path in changed]
     return lines

@@ -131,11 +131,11 @@ def test_run_teed_streams_and_keeps_the_output(capfd):
 
 
 def test_check_writes_command_lists_only_what_changed_after_the_mark(tmp_path):
-    etc, home = tmp_path / "etc", tmp_path / "home" / "alice"
-    (home / ".ansible" / "tmp").mkdir(parents=True)
+    etc, home, bob = tmp_path / "etc", tmp_path / "home" / "alice", tmp_path / "home" / "bob"
     (home / "lib" / "__pycache__").mkdir(parents=True)
-    etc.mkdir()
-    for path in (etc / "untouched", etc / "written", etc / "chmodded", home / "kept"):
+    for d in (etc, bob, tmp_path / "usr"):
+        d.mkdir()
+    for path in (etc / "untouched", etc / "written", etc / "chmodded", home / "kept", bob / "kept"):
         path.write_text("before\n")
     past = os.stat(tmp_path).st_mtime - 60
     for path in tmp_path.rglob("*"):
@@ -145,15 +145,23 @@ def test_check_writes_command_lists_only_what_changed_after_the_mark(tmp_path):
     time.sleep(0.05)  # file times tick with the kernel's coarse clock
     (etc / "written").write_text("after\n")
     os.chmod(etc / "chmodded", 0o600)           # ctime only: still a change
+    (home / ".ansible" / "tmp").mkdir(parents=True)   # Ansible's, when becoming alice
     (home / ".ansible" / "tmp" / "AnsiballZ_x.py").write_text("")
     (home / "lib" / "__pycache__" / "m.pyc").write_text("")
-    command = lab.check_writes_command(mark=str(mark), watched=(str(etc), str(home), str(tmp_path / "absent")))
-    found = subprocess.run(["sh", "-c", command], check=True, capture_output=True, text=True).stdout.split()
-    assert sorted(found) == [str(etc / "chmodded"), str(etc / "written")]
+    (bob / ".ansible").mkdir()                   # an artefact beside a real change
+    (bob / ".profile").write_text("export DOCKER_HOST=x\n")
+    command = lab.check_writes_command(mark=str(mark), watched=(str(etc), str(home), str(bob), str(tmp_path / "absent")))
+    lines = subprocess.run(["sh", "-c", command], check=True, capture_output=True, text=True).stdout.splitlines()
+    assert sorted(line for line in lines if line.startswith("artefact ")) == [
+        "artefact %s" % (home / ".ansible"), "artefact %s" % (home / "lib" / "__pycache__"),
+        "artefact %s" % (bob / ".ansible")]
+    # alice's home changed only by gaining .ansible; bob's also by a new .profile
+    assert sorted(lab.check_findings(lines)) == sorted(
+        [str(etc / "chmodded"), str(etc / "written"), str(bob / ".profile")])
 
 
 def test_check_stage_reports_each_changed_path(monkeypatch):
-    answers = {"vm1": ["/etc/subuid"], "vm2": []}
+    answers = {"vm1": ["changed /etc/subuid"], "vm2": ["artefact /home/alice/.ansible", "changed /home/alice"]}
     monkeypatch.setattr(lab, "on_vm", lambda name, command: answers[name])
     assert lab.written_by_check(["vm1", "vm2"]) == [
         "check mode changed /etc/subuid on vm1 (written, or owner or mode set, during the check stage)"]
