@@ -466,8 +466,11 @@ def on_vm(name, command, timeout=120):
             inst = json.load(f)
     except (OSError, ValueError) as e:
         raise LabError("no running instance %s: %s" % (name, e))
-    r = subprocess.run(ssh_base(inst) + ["sudo sh -c %s" % shlex.quote(command)], check=False,
-                       stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=timeout)
+    try:
+        r = subprocess.run(ssh_base(inst) + ["sudo sh -c %s" % shlex.quote(command)], check=False,
+                           stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=timeout)
+    except subprocess.TimeoutExpired:
+        raise LabError("on %s, `%s` did not finish in %ds" % (name, command, timeout))
     if r.returncode != 0:
         raise LabError("on %s, `%s` exited %d: %s" % (name, command, r.returncode, r.stderr.strip()[-500:]))
     return r.stdout.splitlines()

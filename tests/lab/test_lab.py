@@ -165,3 +165,18 @@ def test_check_stage_reports_each_changed_path(monkeypatch):
     monkeypatch.setattr(lab, "on_vm", lambda name, command: answers[name])
     assert lab.written_by_check(["vm1", "vm2"]) == [
         "check mode changed /etc/subuid on vm1 (written, or owner or mode set, during the check stage)"]
+
+
+def test_on_vm_bounds_its_wait_and_reports_failures(monkeypatch, tmp_path):
+    (tmp_path / "instance.json").write_text('{"port": 1}')
+    monkeypatch.setattr(lab, "instance_dir", lambda name: str(tmp_path))
+    # a stand-in for ssh: the remote command it is given lands in $0, unused
+    monkeypatch.setattr(lab, "ssh_base", lambda inst: ["sh", "-c", "sleep 5"])
+    with pytest.raises(lab.LabError, match="did not finish in 1s"):
+        lab.on_vm("vm1", "true", timeout=1)
+    monkeypatch.setattr(lab, "ssh_base", lambda inst: ["sh", "-c", "echo refused >&2; exit 3"])
+    with pytest.raises(lab.LabError, match="exited 3: refused"):
+        lab.on_vm("vm1", "true")
+    monkeypatch.setattr(lab, "instance_dir", lambda name: str(tmp_path / "absent"))
+    with pytest.raises(lab.LabError, match="no running instance vm1"):
+        lab.on_vm("vm1", "true")
