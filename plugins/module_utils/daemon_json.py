@@ -20,7 +20,7 @@ place where the engine, userns_remap and rootless roles change a daemon.json.
   and formatting do not matter, JSON types do (``true`` is not ``1``, ``3`` is not
   ``3.0``: dockerd decodes into typed Go fields and rejects a float for an integer).
 * :func:`validate` runs ``dockerd --validate --config-file FILE`` on a candidate.
-* :func:`atomic_write` replaces a file through a temporary file in the same directory.
+* Reads and writes go through :mod:`fileops` (no link another user planted is followed).
 """
 
 from __future__ import absolute_import, division, print_function
@@ -28,12 +28,12 @@ __metaclass__ = type
 
 import collections
 import copy
-import errno
 import json
 import numbers
 import os
-import stat
 import tempfile
+
+from ansible_collections.nsguard.docker.plugins.module_utils import fileops
 
 DEFAULT_PATH = '/etc/docker/daemon.json'
 DEFAULT_MODE = 0o644
@@ -92,17 +92,16 @@ def parse(text, path=DEFAULT_PATH):
     return data
 
 
-def read(path):
-    """Text of ``path``, or None if it does not exist."""
-    try:
-        with open(path, 'rb') as handle:
-            raw = handle.read()
-    except (IOError, OSError) as exc:
-        if exc.errno == errno.ENOENT:
-            return None
-        if exc.errno == errno.EISDIR:
-            raise DaemonJsonError('%s is a directory, not a file' % path)
-        raise DaemonJsonError('cannot read %s: %s' % (path, exc.strerror or exc))
+def read(path, follow=True):
+    """Text of ``path``, or None if it does not exist (read as :func:`fileops.read_file`
+    does: no symbolic link that another user could have planted is followed)."""
+    return decode(fileops.read_bytes(path, follow), path)
+
+
+def decode(raw, path=DEFAULT_PATH):
+    """Text of the bytes ``raw`` of ``path`` (None stays None)."""
+    if raw is None:
+        return None
     try:
         return raw.decode('utf-8')
     except UnicodeDecodeError as exc:
@@ -110,9 +109,17 @@ def read(path):
             '%s is not valid UTF-8 (byte %d): %s' % (path, exc.start, exc.reason))
 
 
-def load(path):
+def load(path, follow=True):
     """``(data, text)`` of ``path``; ``({}, None)`` if the file does not exist."""
-    text = read(path)
+    try:
+        text = read(path, follow)
+    except fileops.FileOpsError as exc:
+        raise DaemonJsonError(str(exc))
+    return load_text(text, path)
+
+
+def load_text(text, path=DEFAULT_PATH):
+    """``(data, text)`` of the text of ``path``; ``({}, None)`` for None (no file)."""
     if text is None:
         return collections.OrderedDict(), None
     return parse(text, path), text
@@ -256,71 +263,3 @@ def validate_unsupported(stderr):
     """True if dockerd's error says it has no --validate flag (Docker older than 23.0)."""
     text = (stderr or '').lower()
     return 'unknown flag' in text and 'validate' in text
-
-
-def _fsync_dir(directory):
-    try:
-        fd = os.open(directory, os.O_RDONLY)
-    except OSError:  # pragma: no cover - platforms without directory fds
-        return
-    try:
-        os.fsync(fd)
-    except OSError:  # pragma: no cover
-        pass
-    finally:
-        os.close(fd)
-
-
-def atomic_write(path, text, mode=None, uid=None, gid=None):
-    """Replace ``path`` with ``text`` (str, written as UTF-8) atomically.
-
-    The content goes to a temporary file in the same directory, is fsynced, gets the
-    mode and owner of the file it replaces (or ``mode``/``uid``/``gid``, or 0644 and the
-    caller's ids for a new file) and is renamed over ``path``; the directory is
-    fsynced too. A symlink at ``path`` is followed: its target is replaced. Readers see
-    the old or the new file, never a mix. Returns the path written.
-    """
-    target = os.path.realpath(path)
-    directory = os.path.dirname(target)
-    try:
-        current = os.stat(target)
-    except OSError as exc:
-        if exc.errno != errno.ENOENT:
-            raise DaemonJsonError('cannot stat %s: %s' % (target, exc.strerror or exc))
-        current = None
-    if mode is None:
-        mode = stat.S_IMODE(current.st_mode) if current is not None else DEFAULT_MODE
-    if current is not None:
-        uid = current.st_uid if uid is None else uid
-        gid = current.st_gid if gid is None else gid
-    data = text.encode('utf-8') if not isinstance(text, bytes) else text
-    try:
-        fd, tmp = tempfile.mkstemp(
-            prefix='.%s.' % os.path.basename(target), suffix='.tmp', dir=directory)
-    except OSError as exc:
-        raise DaemonJsonError('cannot create a temporary file in %s: %s'
-                              % (directory, exc.strerror or exc))
-    try:
-        try:
-            view = memoryview(data)
-            while view:
-                written = os.write(fd, view)
-                view = view[written:]
-            os.fsync(fd)
-            os.fchmod(fd, mode)
-            made = os.fstat(fd)
-            want_uid = -1 if uid is None or uid == made.st_uid else uid
-            want_gid = -1 if gid is None or gid == made.st_gid else gid
-            if want_uid != -1 or want_gid != -1:
-                os.fchown(fd, want_uid, want_gid)
-        finally:
-            os.close(fd)
-        os.replace(tmp, target)
-    except OSError as exc:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise DaemonJsonError('cannot write %s: %s' % (target, exc.strerror or exc))
-    _fsync_dir(directory)
-    return target

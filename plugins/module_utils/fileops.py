@@ -3,13 +3,18 @@
 # GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
 
-"""File helpers for the account databases in /etc: atomic writes and shadow-utils locks.
+"""File helpers: safe reads, atomic writes and shadow-utils locks.
 
-Standard library only, no Ansible imports.
+Standard library only, no Ansible imports. The one atomic writer of the collection.
 
-* :func:`atomic_write` replaces a file through a temporary file in the same directory
-  (fsync, mode and owner of the old file kept, ``os.replace``), so readers such as
-  newuidmap see either the old or the new file, never half of one.
+* :func:`open_dir` reaches a directory one component at a time (``openat`` with
+  ``O_NOFOLLOW``) and follows a symbolic link only where only root or the caller could
+  have made it, so a user who controls a directory on the way (a home directory,
+  ``~/.config``, ``/run/user/UID``) cannot redirect a write made as root.
+* :func:`read_bytes`, :func:`atomic_write` and :func:`set_attributes` work relative to
+  that open directory: a temporary file made with ``O_EXCL`` in the same directory,
+  fsync, mode and owner set on the descriptor, ``rename`` over the name, so readers
+  such as newuidmap or dockerd see either the old or the new file, never half of one.
 * :class:`PwdLock` is ``lckpwdf(3)``: an exclusive ``fcntl`` lock on /etc/.pwd.lock.
 * :class:`CommonioLock` is the per-file lock of shadow-utils' commonio layer (what
   useradd, usermod and friends take on /etc/subuid): the pid written to ``<file>.<pid>``
@@ -21,12 +26,13 @@ Standard library only, no Ansible imports.
 from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
+import binascii
+import collections
 import contextlib
 import errno
 import fcntl
 import os
 import stat
-import tempfile
 import time
 
 PWD_LOCK_PATH = '/etc/.pwd.lock'
@@ -48,77 +54,338 @@ class LockTimeout(FileOpsError):
     """A lock was still held by another process when the wait ran out."""
 
 
-def read_bytes(path):
-    """Content of ``path`` as bytes, or None if it does not exist."""
-    try:
-        with open(path, 'rb') as handle:
-            return handle.read()
-    except (IOError, OSError) as exc:
-        if exc.errno == errno.ENOENT:
-            return None
-        raise FileOpsError('cannot read %s: %s' % (path, exc.strerror or exc))
+class UnsafePathError(FileOpsError):
+    """A path leads through a symbolic link, or to a file, that someone other than root
+    and the caller could have planted; nothing was read or written through it."""
 
 
-def _fsync_dir(directory):
+class MissingDirectory(FileOpsError):
+    """A directory on the way does not exist; ``trusted`` tells whether the deepest one
+    that does can be changed only by root or the caller."""
+
+    def __init__(self, msg, trusted):
+        super(MissingDirectory, self).__init__(msg)
+        self.trusted = trusted
+
+
+#: Symbolic links followed in one path at most (the kernel's own limit is 40).
+MAX_LINKS = 40
+_DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | getattr(os, 'O_CLOEXEC', 0)
+_FILE_FLAGS = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | getattr(os, 'O_CLOEXEC', 0)
+
+
+def _trusted(st_):
+    """True if only root or the caller can change the entries of directory ``st_``."""
+    return st_.st_uid in (0, os.geteuid()) and not st_.st_mode & 0o022
+
+
+def _who_can_write(st_):
+    owner = 'uid %d' % st_.st_uid
     try:
-        fd = os.open(directory, os.O_RDONLY)
-    except OSError:
-        return
+        import pwd  # pylint: disable=import-outside-toplevel
+        owner = pwd.getpwuid(st_.st_uid).pw_name
+    except (ImportError, KeyError):
+        pass
+    if st_.st_mode & 0o002:
+        return 'every user'
+    if st_.st_mode & 0o020:
+        return '%s and group %d' % (owner, st_.st_gid)
+    return owner
+
+
+def _refuse_link(link, dir_st, why=None):
+    raise UnsafePathError(
+        '%s is a symbolic link%s; refusing to follow it as uid %d, since %s can change it '
+        '(run the task as that user, or remove the link); nothing was changed'
+        % (link, why or '', os.geteuid(), _who_can_write(dir_st)))
+
+
+class SafeDir(object):
+    """An open directory reached without following a link that an untrusted user
+    could have planted: ``fd`` (use it with ``dir_fd=``), ``path`` (its real path, no
+    links in it), ``trusted`` (only root or the caller can change its entries) and
+    ``created`` (directories made on the way). Close it (or use ``with``)."""
+
+    def __init__(self, fd, path, st_, created):
+        self.fd = fd
+        self.path = path
+        self.st = st_
+        self.trusted = _trusted(st_)
+        self.created = created
+
+    def close(self):
+        if self.fd is not None:
+            os.close(self.fd)
+            self.fd = None
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc_info):
+        self.close()
+
+
+def open_dir(path, create=False, mode=0o755, uid=-1, gid=-1):
+    """Open directory ``path`` (absolute) one component at a time with ``O_NOFOLLOW``.
+
+    A symbolic link on the way is followed only when it lies in a directory that only
+    root or the caller can change; any other link raises :class:`UnsafePathError`
+    naming it. Because every step holds the directory it came from, a link swapped in
+    after the check cannot redirect later steps. With ``create``, missing directories
+    are made with ``mode`` and given ``uid``/``gid`` (-1: unchanged). Returns a
+    :class:`SafeDir`.
+    """
+    if not os.path.isabs(path):
+        raise FileOpsError('%s is not an absolute path' % path)
+    pending = [c for c in path.split('/') if c and c != '.']
+    fd = os.open('/', _DIR_FLAGS)
+    real, links, created = '/', 0, []
+    try:
+        while pending:
+            name = pending.pop(0)
+            if name == '..':
+                # The parent of the directory held, as the kernel resolves "..".
+                next_fd = os.open('..', _DIR_FLAGS, dir_fd=fd)
+                os.close(fd)
+                fd, real = next_fd, os.path.dirname(real)
+                continue
+            here = os.path.join(real, name)
+            try:
+                next_fd = os.open(name, _DIR_FLAGS, dir_fd=fd)
+            except OSError as exc:
+                if exc.errno == errno.ENOENT and create:
+                    try:
+                        os.mkdir(name, mode, dir_fd=fd)
+                        next_fd = os.open(name, _DIR_FLAGS, dir_fd=fd)
+                        os.fchmod(next_fd, mode)
+                        if uid != -1 or gid != -1:
+                            os.fchown(next_fd, uid, gid)
+                    except OSError as exc2:
+                        raise FileOpsError('cannot create directory %s: %s'
+                                           % (here, exc2.strerror or exc2))
+                    created.append(here)
+                elif exc.errno in (errno.ELOOP, errno.ENOTDIR):
+                    st_ = os.stat(name, dir_fd=fd, follow_symlinks=False)
+                    if not stat.S_ISLNK(st_.st_mode):
+                        raise FileOpsError('%s is not a directory' % here)
+                    dir_st = os.fstat(fd)
+                    if not _trusted(dir_st):
+                        _refuse_link(here, dir_st, ' in a directory that is not only root\'s')
+                    links += 1
+                    if links > MAX_LINKS:
+                        raise FileOpsError('too many levels of symbolic links in %s' % path)
+                    target = os.readlink(name, dir_fd=fd)
+                    pending = [c for c in target.split('/') if c and c != '.'] + pending
+                    if target.startswith('/'):
+                        os.close(fd)
+                        fd, real = os.open('/', _DIR_FLAGS), '/'
+                    continue
+                elif exc.errno == errno.ENOENT:
+                    raise MissingDirectory('directory %s does not exist' % here,
+                                           _trusted(os.fstat(fd)))
+                else:
+                    raise FileOpsError('cannot open directory %s: %s' % (here, exc.strerror or exc))
+            os.close(fd)
+            fd, real = next_fd, here
+        return SafeDir(fd, real, os.fstat(fd), created)
+    except BaseException:
+        os.close(fd)
+        raise
+
+
+def _locate(path, follow, create_dirs=False, dir_mode=0o755, uid=-1, gid=-1):
+    """``(SafeDir, name, lstat or None)`` of ``path``'s last component.
+
+    A symbolic link there is followed (by the rules of :func:`open_dir`) only with
+    ``follow`` and only when its directory is trusted; else :class:`UnsafePathError`.
+    """
+    for _hop in range(MAX_LINKS + 1):
+        directory, name = os.path.split(path)
+        if name in ('', '.', '..'):
+            raise FileOpsError('%s names no file' % path)
+        parent = open_dir(directory, create_dirs, dir_mode, uid, gid)
+        try:
+            st_ = os.stat(name, dir_fd=parent.fd, follow_symlinks=False)
+        except OSError as exc:
+            if exc.errno != errno.ENOENT:
+                parent.close()
+                raise FileOpsError('cannot stat %s: %s' % (path, exc.strerror or exc))
+            return parent, name, None
+        if not stat.S_ISLNK(st_.st_mode):
+            return parent, name, st_
+        link = os.path.join(parent.path, name)
+        if not parent.trusted:
+            parent.close()
+            _refuse_link(link, parent.st, ' in a directory that is not only root\'s')
+        if not follow:
+            parent.close()
+            raise UnsafePathError('%s is a symbolic link; refusing to write through it '
+                                  '(follow=false); nothing was changed' % link)
+        target = os.readlink(name, dir_fd=parent.fd)
+        parent.close()
+        path = os.path.join(os.path.dirname(link), target)
+    raise FileOpsError('too many levels of symbolic links in %s' % path)
+
+
+def _not_regular(shown, st_):
+    if stat.S_ISDIR(st_.st_mode):
+        return '%s is a directory, not a file' % shown
+    return '%s is not a regular file' % shown
+
+
+def _open_regular(parent, name, shown):
+    try:
+        fd = os.open(name, _FILE_FLAGS, dir_fd=parent.fd)
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            raise UnsafePathError('%s became a symbolic link while it was read; nothing '
+                                  'was changed' % shown)
+        raise FileOpsError('cannot open %s: %s' % (shown, exc.strerror or exc))
+    st_ = os.fstat(fd)
+    if not stat.S_ISREG(st_.st_mode):
+        os.close(fd)
+        raise FileOpsError(_not_regular(shown, st_))
+    return fd, st_
+
+
+FileState = collections.namedtuple('FileState', 'data stat real dir_trusted')
+
+
+def read_file(path, follow=True):
+    """:class:`FileState` of ``path``: its bytes (None if it does not exist), its
+    ``os.stat_result`` (None), its real path and whether its directory is trusted.
+
+    Reached as :func:`open_dir` does; a symbolic link as the last component is followed
+    only with ``follow`` and only in a trusted directory. Only a regular file is read
+    (a FIFO planted there cannot make the caller hang).
+    """
+    try:
+        parent, name, st_ = _locate(path, follow)
+    except MissingDirectory as exc:
+        return FileState(None, None, path, exc.trusted)
+    with parent:
+        real = os.path.join(parent.path, name)
+        if st_ is None:
+            return FileState(None, None, real, parent.trusted)
+        fd, st_ = _open_regular(parent, name, real)
+        try:
+            chunks = []
+            while True:
+                chunk = os.read(fd, 1 << 16)
+                if not chunk:
+                    return FileState(b''.join(chunks), st_, real, parent.trusted)
+                chunks.append(chunk)
+        finally:
+            os.close(fd)
+
+
+def read_bytes(path, follow=True):
+    """Content of ``path`` as bytes, or None if it does not exist (see :func:`read_file`)."""
+    return read_file(path, follow).data
+
+
+def _fsync_fd(fd):
     try:
         os.fsync(fd)
     except OSError:
         pass
-    finally:
-        os.close(fd)
 
 
-def atomic_write(path, data, default_mode=0o644, default_owner=(0, 0)):
-    """Replace the content of ``path`` with ``data`` (bytes) atomically.
+def atomic_write(path, data, mode=None, uid=None, gid=None, default_mode=0o644, follow=True,
+                 create_dirs=False, dir_mode=0o755):
+    """Replace the content of ``path`` with ``data`` (bytes) atomically and safely.
 
-    The new content goes to a temporary file in the same directory, is fsync'ed, gets
-    the mode and owner of the existing file (``default_mode`` and ``default_owner`` —
-    root:root unless the caller is not root — when the file is new) and is renamed
-    over ``path`` with ``os.replace``. A symlink at ``path`` is followed: its target is
-    replaced, the link stays.
+    The directory is reached as :func:`open_dir` does, so no link that another user
+    could have planted is followed; a link as the last component is followed only with
+    ``follow`` (and only in a trusted directory). The new content goes to a temporary
+    file made with ``O_EXCL`` in that directory, is fsync'ed, gets ``mode``/``uid``/
+    ``gid`` (None: those of the file it replaces, or ``default_mode`` and the caller's
+    ids for a new file) and is renamed over the name, all relative to the open
+    directory. Missing directories are made with ``create_dirs`` (``dir_mode``, owned by
+    ``uid``/``gid``). Returns the real path written.
     """
-    real = os.path.realpath(path)
-    directory = os.path.dirname(real) or '.'
-    try:
-        old = os.stat(real)
-    except OSError as exc:
-        if exc.errno != errno.ENOENT:
-            raise FileOpsError('cannot stat %s: %s' % (path, exc.strerror or exc))
-        old = None
-    if old is not None:
-        mode, uid, gid = stat.S_IMODE(old.st_mode), old.st_uid, old.st_gid
-    else:
-        mode = default_mode
-        uid, gid = default_owner if os.geteuid() == 0 else (os.geteuid(), os.getegid())
-    try:
-        fd, tmp = tempfile.mkstemp(prefix='.%s.' % os.path.basename(real), suffix='.tmp',
-                                   dir=directory)
-    except OSError as exc:
-        raise FileOpsError('cannot create a temporary file in %s: %s'
-                           % (directory, exc.strerror or exc))
-    try:
-        with os.fdopen(fd, 'wb') as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
-            current = os.fstat(handle.fileno())
-            if (current.st_uid, current.st_gid) != (uid, gid):
-                os.fchown(handle.fileno(), uid, gid)
-            os.fchmod(handle.fileno(), mode)
-        os.replace(tmp, real)
-    except BaseException as exc:
+    own_uid = -1 if uid is None else uid
+    own_gid = -1 if gid is None else gid
+    parent, name, old = _locate(path, follow, create_dirs, dir_mode, own_uid, own_gid)
+    with parent:
+        real = os.path.join(parent.path, name)
+        if old is not None and not stat.S_ISREG(old.st_mode):
+            raise FileOpsError(_not_regular(real, old))
+        if mode is None:
+            mode = stat.S_IMODE(old.st_mode) if old is not None else default_mode
+        if old is not None:
+            uid = old.st_uid if uid is None else uid
+            gid = old.st_gid if gid is None else gid
+        tmp = fd = None
+        for dummy in range(100):
+            tmp = '.%s.%s.tmp' % (name, binascii.hexlify(os.urandom(6)).decode('ascii'))
+            try:
+                fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600,
+                             dir_fd=parent.fd)
+                break
+            except OSError as exc:
+                if exc.errno != errno.EEXIST:
+                    raise FileOpsError('cannot create a temporary file in %s: %s'
+                                       % (parent.path, exc.strerror or exc))
+        if fd is None:
+            raise FileOpsError('cannot create a temporary file in %s' % parent.path)
         try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        if isinstance(exc, (IOError, OSError)):
-            raise FileOpsError('cannot write %s: %s' % (path, exc.strerror or exc))
-        raise
-    _fsync_dir(directory)
+            try:
+                view = memoryview(data)
+                while view:
+                    view = view[os.write(fd, view):]
+                os.fsync(fd)
+                made = os.fstat(fd)
+                want_uid = -1 if uid is None or uid == made.st_uid else uid
+                want_gid = -1 if gid is None or gid == made.st_gid else gid
+                if want_uid != -1 or want_gid != -1:
+                    os.fchown(fd, want_uid, want_gid)
+                os.fchmod(fd, mode)
+            finally:
+                os.close(fd)
+            os.rename(tmp, name, src_dir_fd=parent.fd, dst_dir_fd=parent.fd)
+        except BaseException as exc:
+            try:
+                os.unlink(tmp, dir_fd=parent.fd)
+            except OSError:
+                pass
+            if isinstance(exc, (IOError, OSError)):
+                raise FileOpsError('cannot write %s: %s' % (real, exc.strerror or exc))
+            raise
+        _fsync_fd(parent.fd)
+        return real
+
+
+def set_attributes(path, mode=None, uid=None, gid=None, follow=True):
+    """Give the existing regular file ``path`` ``mode``/``uid``/``gid`` (None: keep),
+    through a descriptor opened as :func:`read_bytes` does.
+
+    Returns ``(before, after)``, each ``(mode, uid, gid)``. A file with more than one
+    hard link in a directory that someone else can change is refused: the link could
+    be to any file of the system (without fs.protected_hardlinks).
+    """
+    parent, name, st_ = _locate(path, follow)
+    with parent:
+        real = os.path.join(parent.path, name)
+        if st_ is None:
+            raise FileOpsError('%s does not exist' % real)
+        fd, st_ = _open_regular(parent, name, real)
+        try:
+            before = (stat.S_IMODE(st_.st_mode), st_.st_uid, st_.st_gid)
+            after = (before[0] if mode is None else mode, before[1] if uid is None else uid,
+                     before[2] if gid is None else gid)
+            if after != before and st_.st_nlink > 1 and not parent.trusted:
+                raise UnsafePathError(
+                    '%s has %d hard links in a directory that %s can change; refusing to '
+                    'change its owner or mode as uid %d; nothing was changed'
+                    % (real, st_.st_nlink, _who_can_write(parent.st), os.geteuid()))
+            if after[1:] != before[1:]:
+                os.fchown(fd, after[1], after[2])
+            if after[0] != stat.S_IMODE(os.fstat(fd).st_mode):
+                os.fchmod(fd, after[0])
+            return before, after
+        finally:
+            os.close(fd)
 
 
 def _pid_alive(pid):

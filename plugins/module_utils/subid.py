@@ -43,7 +43,14 @@ _LOGIN_DEFS_KEYS = {
 _DECIMAL = re.compile(r'\A(?:0|[1-9][0-9]*)\Z')
 _DIGITS = re.compile(r'\A[0-9]+\Z')
 
-PresentResult = collections.namedtuple('PresentResult', 'entries changed start count')
+#: Names a user that does not exist (yet) may have: a conservative subset of what
+#: useradd accepts, that no shadow-utils version reads as a number.
+LOGIN_NAME = re.compile(r'\A[A-Za-z_][A-Za-z0-9._-]*\$?\Z')
+LOGIN_NAME_MAX = 32
+
+#: ``moved``: the user's lines that were replaced when the new range does not contain
+#: every id of them (the user's ids were moved); empty otherwise.
+PresentResult = collections.namedtuple('PresentResult', 'entries changed start count moved')
 AbsentResult = collections.namedtuple('AbsentResult', 'entries changed')
 
 
@@ -146,6 +153,15 @@ def _malformed_reason(line):
         if len(value) > 1 and value[0] == '0':
             return ('%s %r has a leading zero (ambiguous: some shadow-utils versions read it '
                     'as octal)' % (label, value))
+    first, size = int(start), int(count)
+    if first > MAX_ID:
+        return ('start %s is past %d, the highest usable id (4294967295 is (uid_t)-1)'
+                % (start, MAX_ID))
+    if size > MAX_ID + 1:
+        return 'count %s is larger than the id space (%d ids)' % (count, MAX_ID + 1)
+    if size and first + size - 1 > MAX_ID:
+        return ('range %d-%d goes past 4294967294, the highest usable id (4294967295 is '
+                '(uid_t)-1)' % (first, first + size - 1))
     return None
 
 
@@ -153,8 +169,10 @@ def parse(text, path='<subid>'):
     """Parse the text of a subuid/subgid file into a list of :class:`Line`.
 
     Blank (white space only) lines and lines whose first character is ``#`` are kept
-    verbatim and ignored. Any other line must be exactly ``owner:start:count``;
-    otherwise :class:`SubidParseError` names ``path`` and the line number.
+    verbatim and ignored. Any other line must be exactly ``owner:start:count`` with
+    ``start <= MAX_ID``, ``count <= MAX_ID + 1`` and, unless ``count`` is 0, the last
+    id ``start + count - 1 <= MAX_ID``; otherwise :class:`SubidParseError` names
+    ``path`` and the line number.
     """
     lines = []
     for lineno, piece, eol in _split_lines(text):
@@ -233,6 +251,91 @@ def login_defs_limits(text=None, path='<login.defs>'):
                              % (path, keys[0], limits['min'], keys[1], limits['max']))
         result[database] = limits
     return result
+
+
+# ---------------------------------------------------------------------------------------
+# user names
+
+def owner_field_problem(name):
+    """Why ``name`` cannot be the owner field of a line (None if it can)."""
+    if not name:
+        return 'name must not be empty'
+    if ':' in name or name.startswith('#') or any(c.isspace() for c in name):
+        return ('name %r cannot be an owner field of subuid/subgid (no ":", white space or '
+                'leading "#")' % name)
+    return None
+
+
+def _refuse(name, rule, why):
+    return SubidError('name %r refused (%s): %s; nothing was changed' % (name, rule, why))
+
+
+def _lookup(function, key):
+    try:
+        return function(key)
+    except (KeyError, OverflowError, ValueError, TypeError):
+        return None
+
+
+def resolve_user(name, getpwnam, getpwuid, allow_unknown_user=False):
+    """The owner name and uid that ``name`` stands for: ``(user, uid)``.
+
+    ``getpwnam``/``getpwuid``: lookups like those of :mod:`pwd` (objects with ``pw_name``
+    and ``pw_uid``; KeyError when there is no such account). ``uid`` is None for a user
+    that does not exist (only with ``allow_unknown_user``). Raise :class:`SubidError`
+    naming the rule that refuses ``name``:
+
+    - never an empty name, ``:``, white space or a leading ``#`` (not an owner field);
+    - a name made only of digits is read by shadow-utils as a uid: refused with
+      ``allow_unknown_user``; otherwise it must be the canonical decimal uid of an
+      existing account (``getpwuid``), whose name is then ``user``, and no other account
+      may have that name;
+    - an existing account (``getpwnam``) is accepted as it is;
+    - an unknown name needs ``allow_unknown_user`` and must match :data:`LOGIN_NAME`
+      and be at most :data:`LOGIN_NAME_MAX` characters.
+    """
+    problem = owner_field_problem(name)
+    if problem:
+        raise _refuse(name, 'owner field', problem)
+    if _DIGITS.match(name):
+        if allow_unknown_user:
+            raise _refuse(name, 'numeric name', 'it is made only of digits, and shadow-utils reads '
+                          'a numeric owner field as a uid, so the range would belong to whichever '
+                          'account has uid %s (0 is root), never to a user named %r; with '
+                          'allow_unknown_user=true a numeric name is always refused (give the '
+                          'account name, or a numeric uid of an existing account with '
+                          'allow_unknown_user=false)' % (name, name))
+        if not _DECIMAL.match(name):
+            raise _refuse(name, 'numeric name', 'it is made only of digits but has a leading zero, '
+                          'which shadow-utils does not match against any uid')
+        uid = int(name)
+        same_name = _lookup(getpwnam, name)
+        if same_name is not None and same_name.pw_uid != uid:
+            raise _refuse(name, 'numeric name', 'ambiguous: account %r has uid %d, but '
+                          'shadow-utils also reads %r as uid %s' % (name, same_name.pw_uid, name, name))
+        account = _lookup(getpwuid, uid)
+        if account is None:
+            raise _refuse(name, 'numeric name', 'it is made only of digits, which shadow-utils '
+                          'reads as a uid, and no account has uid %s' % name)
+        problem = owner_field_problem(account.pw_name) if account.pw_name else 'empty name'
+        if problem or _DIGITS.match(account.pw_name) and account.pw_name != name:
+            raise _refuse(name, 'numeric name', 'ambiguous: uid %s is account %r, whose name '
+                          'cannot stand for it in subuid/subgid' % (name, account.pw_name))
+        return account.pw_name, uid
+    account = _lookup(getpwnam, name)
+    if account is not None:
+        return name, account.pw_uid
+    if not allow_unknown_user:
+        raise SubidError('user %r does not exist in the passwd database; set allow_unknown_user=true '
+                         'to manage lines owned by this name anyway; nothing was changed' % name)
+    if len(name) > LOGIN_NAME_MAX:
+        raise _refuse(name, 'login name', 'the user does not exist and the name is longer than '
+                      '%d characters' % LOGIN_NAME_MAX)
+    if not LOGIN_NAME.match(name):
+        raise _refuse(name, 'login name', 'the user does not exist and the name is not a '
+                      'conservative login name (a letter or "_", then letters, digits, ".", "_" '
+                      'or "-", optionally a final "$")')
+    return name, None
 
 
 # ---------------------------------------------------------------------------------------
@@ -353,8 +456,19 @@ def find_free_start(foreign, count, min_id=DEFAULT_SUB_MIN, max_id=DEFAULT_SUB_M
                      'other owners take the rest' % (count, min_id, top))
 
 
+def _contains(start, count, line):
+    """True if the range ``start:count`` contains every id of ``line``."""
+    return start <= line.start and line.end <= start + count
+
+
+def _shared(mine, theirs):
+    first = max(mine.start, theirs.start)
+    last = min(mine.end, theirs.end) - 1
+    return '%d ids %d-%d' % (last - first + 1, first, last)
+
+
 def ensure_present(entries, user, uid, count, start=None, min_id=DEFAULT_SUB_MIN,
-                   max_id=DEFAULT_SUB_MAX, allow_small_count=False):
+                   max_id=DEFAULT_SUB_MAX, allow_small_count=False, allow_move=False):
     """Make sure ``user`` has a range of at least ``count`` ids that overlaps nobody else's.
 
     ``entries``: parsed lines; ``uid``: the user's numeric uid, or None (then only lines
@@ -366,8 +480,16 @@ def ensure_present(entries, user, uid, count, start=None, min_id=DEFAULT_SUB_MIN
     entries if the larger range still fits there within [min_id, max_id], else it is
     the lowest free one within [min_id, max_id].
 
+    A *move* is a change whose new range does not contain every id of the user's
+    existing (non-empty) ranges: the user gives up ids that files of the user's
+    containers may own. Without ``start`` a move raises :class:`SubidError` unless
+    ``allow_move``; in particular a user's range that overlaps another owner's fails,
+    naming both ranges and the shared ids. An explicit ``start`` is a deliberate move
+    and is carried out. Growing a range at its start is not a move.
+
     Foreign lines, comments and blank lines are never changed or moved.
-    Returns ``PresentResult(entries, changed, start, count)``.
+    Returns ``PresentResult(entries, changed, start, count, moved)``; ``moved`` is the
+    list of the user's lines before the change when it was a move, else empty.
     """
     validate_request(count, start, allow_small_count)
     own = user_entries(entries, user, uid)
@@ -376,11 +498,12 @@ def ensure_present(entries, user, uid, count, start=None, min_id=DEFAULT_SUB_MIN
     def clashes(first, size):
         return [line for line in foreign if ranges_overlap(first, size, line.start, line.count)]
 
-    if not any(clashes(line.start, line.count) for line in own):
+    conflicts = [(mine, theirs) for mine in own for theirs in clashes(mine.start, mine.count)]
+    if not conflicts:
         for line in own:
             if line.count >= count and (start is None or line.start == start) \
                     and line.end - 1 <= MAX_ID:
-                return PresentResult(list(entries), False, line.start, line.count)
+                return PresentResult(list(entries), False, line.start, line.count, [])
 
     if start is not None:
         clash = clashes(start, count)
@@ -389,15 +512,37 @@ def ensure_present(entries, user, uid, count, start=None, min_id=DEFAULT_SUB_MIN
                 start, start + count - 1, user, ', '.join(_describe(line) for line in clash)))
         new_start = start
     else:
-        new_start = None
+        if conflicts and not allow_move:
+            raise SubidError(
+                '%s; moving %s\'s range would leave every file %s\'s containers own under ids '
+                'that nobody maps, and the other owner would keep the shared ids: sort this out '
+                'by hand, or set allow_move=true to give %s a new free range; nothing was changed'
+                % ('; '.join('%s overlaps %s in %s' % (_describe(mine), _describe(theirs),
+                                                       _shared(mine, theirs))
+                             for mine, theirs in conflicts), user, user, user))
+        # keep a start of the user's; best one whose larger range holds all the user's ids
         top = min(max_id, MAX_ID)
-        for line in own:
-            if line.start >= min_id and line.start + count - 1 <= top \
-                    and not clashes(line.start, count):
-                new_start = line.start
-                break
+        candidates = [line.start for line in own
+                      if line.start >= min_id and line.start + count - 1 <= top
+                      and not clashes(line.start, count)]
+        keeping = [first for first in candidates
+                   if all(_contains(first, count, line) for line in own if line.count)]
+        new_start = (keeping or candidates or [None])[0]
         if new_start is None:
             new_start = find_free_start(foreign, count, min_id, max_id)
+
+    moved = []
+    if any(line.count and not _contains(new_start, count, line) for line in own):
+        moved = list(own)
+    if moved and start is None and not allow_move:
+        raise SubidError(
+            '%s needs %d ids, and the new range %d-%d would move %s (%s): %s; moving would leave '
+            'every file %s\'s containers own under ids that nobody maps: set allow_move=true to '
+            'move, or start to choose the place; nothing was changed'
+            % (user, count, new_start, new_start + count - 1, user,
+               ', '.join(_describe(line) for line in own if line.count),
+               '; '.join(_why_not_in_place(line, count, min_id, max_id, clashes) for line in own
+                         if line.count and not _contains(new_start, count, line)), user))
 
     new_line = Line.entry(user, new_start, count)
     result = []
@@ -411,7 +556,22 @@ def ensure_present(entries, user, uid, count, start=None, min_id=DEFAULT_SUB_MIN
         result.append(line)
     if not placed:
         result.append(new_line)
-    return PresentResult(result, render(result) != render(entries), new_start, count)
+    return PresentResult(result, render(result) != render(entries), new_start, count, moved)
+
+
+def _why_not_in_place(line, count, min_id, max_id, clashes):
+    """Why ``line``'s range cannot simply grow to ``count`` ids at its start."""
+    top = min(max_id, MAX_ID)
+    if line.start < min_id:
+        return 'start %d is below SUB_*_MIN (%d)' % (line.start, min_id)
+    if line.start + count - 1 > top:
+        return '%d-%d would go past SUB_*_MAX (%d)' % (line.start, line.start + count - 1, top)
+    clash = clashes(line.start, count)
+    if clash:
+        return '%d-%d would overlap %s' % (line.start, line.start + count - 1,
+                                           ', '.join(_describe(other) for other in clash))
+    return ('%d-%d would be dropped: all of the user\'s lines become one'
+            % (line.start, line.end - 1))
 
 
 def ensure_absent(entries, user, uid=None):

@@ -28,12 +28,20 @@ description:
     place and new keys are appended, so the diff stays minimal. Output is JSON with an
     indent of 2 and a trailing newline, written atomically (temporary file in the same
     directory, fsync, rename), keeping the existing mode and owner.
+  - Safe in a directory that another user controls (C(~/.config/docker) of a rootless
+    user, when the module runs as root). The path is opened one directory at a time
+    without following symbolic links (C(openat) with C(O_NOFOLLOW)); a link on the way
+    is followed only when it lies in a directory that only root or the user running the
+    module can change, and a link as the file itself only with O(follow=true). Any other
+    link fails the module with a message naming it, and nothing is read or written
+    through it. Mode and owner are set on the open file, never through its path.
   - When the file does not exist and the result would be empty, nothing is created.
   - Shared by the C(nsguard.docker.engine), C(nsguard.docker.userns_remap) and
     C(nsguard.docker.rootless) roles.
 author:
   - nsguard.docker maintainers (@nsguard)
 extends_documentation_fragment:
+  - ansible.builtin.files
   - nsguard.docker.attributes
 attributes:
   check_mode:
@@ -90,18 +98,33 @@ options:
     type: path
   mode:
     description:
-      - Permissions of the file, as an octal string such as V('0644') or a symbolic mode.
+      - Permissions of the file, as an octal string such as V('0644') or a symbolic mode
+        such as V(u=rw,g=r,o=).
       - When not set, an existing file keeps its mode and a new file gets V('0644').
     type: raw
   owner:
     description:
-      - Owner of the file. When not set, an existing file keeps its owner and a new file
-        belongs to the user the module runs as.
+      - Owner of the file (a name or a numeric uid). When not set, an existing file keeps
+        its owner and a new file belongs to the user the module runs as.
     type: str
   group:
     description:
-      - Group of the file. When not set, an existing file keeps its group.
+      - Group of the file (a name or a numeric gid). When not set, an existing file keeps
+        its group.
     type: str
+  follow:
+    description:
+      - What to do when O(path) itself is a symbolic link.
+      - V(false) (the default) refuses it. The module fails naming the link and changes
+        nothing; a user who can write the directory could otherwise point the link at
+        any file of the system and have it rewritten and chowned by root.
+      - V(true) writes the link's target, but only when the link lies in a directory that
+        only root or the user running the module can change (for example
+        C(/etc/docker/daemon.json) linked to C(/srv/docker/daemon.json)). A link in a
+        directory another user can change is refused either way.
+      - Links in the directories of O(path) follow the same rule as with V(true).
+    type: bool
+    default: false
   backup:
     description:
       - Keep a timestamped copy of the previous file next to it before replacing it.
@@ -115,6 +138,12 @@ options:
     default: true
 notes:
   - Only top-level keys can be removed.
+  - O(unsafe_writes) has no effect, since the file is always replaced atomically in its
+    own directory. O(attributes) and the SELinux options are refused for a file in a
+    directory another user can change (they are applied through the path); run the task
+    as that user instead.
+  - To write a file in another user's home directory, prefer running the task as that
+    user (C(become_user)), so that the kernel's own permission checks apply.
   - dockerd refuses to start when a key is set both in daemon.json and as a command line
     flag of the service; C(--validate) only sees the file, so such conflicts show up at
     the next restart.
@@ -174,6 +203,11 @@ backup_file:
   returned: when O(backup=true) and the file was replaced
   type: str
   sample: /etc/docker/daemon.json.12345.2025-06-01@12:00:00~
+real_path:
+  description: The file written when O(path) is a symbolic link followed with O(follow=true).
+  returned: when it differs from O(path)
+  type: str
+  sample: /srv/docker/daemon.json
 validated_with:
   description: The dockerd binary that validated the new content.
   returned: when validation ran
@@ -181,25 +215,53 @@ validated_with:
   sample: /usr/bin/dockerd
 '''
 
+import collections
 import os
 import re
+import stat
+import time
 
 from ansible.module_utils.basic import AnsibleModule
 from ansible.module_utils.common.text.converters import to_native
 
-from ansible_collections.nsguard.docker.plugins.module_utils import daemon_json
+from ansible_collections.nsguard.docker.plugins.module_utils import daemon_json, fileops
+
+try:
+    import grp
+    import pwd
+except ImportError:  # pragma: no cover - not on a POSIX host
+    grp = pwd = None
+
+_ModeBase = collections.namedtuple('_ModeBase', 'st_mode')
+#: File options of ansible.builtin.files that are applied through the path.
+_PATH_ATTRIBUTES = ('seuser', 'serole', 'selevel', 'setype', 'attributes')
 
 
-def _new_file_mode(mode):
-    """Numeric mode for a new file, or None when ``mode`` is symbolic (set afterwards)."""
+def _wanted_mode(module, mode, current):
+    """Numeric mode for ``mode`` (octal string, int or symbolic), relative to ``current``."""
     if mode is None:
-        return daemon_json.DEFAULT_MODE
+        return None
     if isinstance(mode, int):
         return mode
     text = str(mode)
-    if re.match(r'^0?[0-7]{3,4}$', text):
+    if re.match(r'^0?[0-7]{1,4}$', text):
         return int(text, 8)
-    return None
+    try:
+        return module._symbolic_mode_to_octal(_ModeBase(stat.S_IFREG | current), text)
+    except ValueError as exc:
+        module.fail_json(msg='mode %r: %s' % (text, to_native(exc)), path=module.params['path'])
+
+
+def _numeric_id(module, value, lookup, what):
+    if value is None:
+        return None
+    if re.match(r'^[0-9]+$', value):
+        return int(value)
+    try:
+        return lookup(value)[2]
+    except KeyError:
+        module.fail_json(msg='%s %r does not exist on this host; nothing was changed'
+                         % (what, value), path=module.params['path'])
 
 
 def _find_dockerd(module):
@@ -241,6 +303,17 @@ def _run_validation(module, text, result):
     result['validated_with'] = dockerd
 
 
+def _attribute_diff(before, after):
+    """The mode/owner/group entries of a diff, for the fields that differ."""
+    names = ('mode', 'owner', 'group')
+    old, new = {}, {}
+    for idx, name in enumerate(names):
+        if before[idx] != after[idx]:
+            old[name] = '%04o' % before[idx] if idx == 0 else before[idx]
+            new[name] = '%04o' % after[idx] if idx == 0 else after[idx]
+    return old, new
+
+
 def main():
     module = AnsibleModule(
         argument_spec=dict(
@@ -250,23 +323,30 @@ def main():
             merge_nested=dict(type='bool', default=False),
             validate=dict(type='bool', default=True),
             dockerd_path=dict(type='path'),
-            mode=dict(type='raw'),
-            owner=dict(type='str'),
-            group=dict(type='str'),
+            follow=dict(type='bool', default=False),
             backup=dict(type='bool', default=False),
             create_dirs=dict(type='bool', default=True),
         ),
+        add_file_common_args=True,
         supports_check_mode=True,
     )
     params = module.params
-    path = params['path']
+    path = params['path'] if os.path.isabs(params['path']) else os.path.join(os.getcwd(), params['path'])
     result = dict(changed=False, path=path)
 
     try:
-        previous, before_text = daemon_json.load(path)
-    except daemon_json.DaemonJsonError as exc:
+        state = fileops.read_file(path, params['follow'])
+        previous, before_text = daemon_json.load_text(daemon_json.decode(state.data, path), path)
+    except (fileops.FileOpsError, daemon_json.DaemonJsonError) as exc:
         module.fail_json(msg='%s; the file was left unchanged' % to_native(exc), **result)
     result['previous'] = previous
+    if state.real != path:
+        result['real_path'] = state.real
+    wanted_path_attributes = dict((k, params[k]) for k in _PATH_ATTRIBUTES if params[k])
+    if wanted_path_attributes and not state.dir_trusted:
+        module.fail_json(msg='%s: %s cannot be set in a directory that another user can '
+                             'change; run the task as that user. Nothing was changed.'
+                             % (path, ', '.join(sorted(wanted_path_attributes))), **result)
 
     try:
         config = daemon_json.merge(previous, params['settings'], params['remove'],
@@ -277,71 +357,72 @@ def main():
     result['config'] = config
     result['changed_keys'] = daemon_json.changed_keys(previous, config)
 
-    exists = before_text is not None
+    exists = state.data is not None
+    old = state.stat
+    current_mode = stat.S_IMODE(old.st_mode) if exists else daemon_json.DEFAULT_MODE
+    mode = _wanted_mode(module, params['mode'], current_mode)
+    uid = _numeric_id(module, params['owner'], pwd.getpwnam, 'owner')
+    gid = _numeric_id(module, params['group'], grp.getgrnam, 'group')
     if exists:
         write = not daemon_json.semantic_equal(previous, config)
+        before_attrs = (current_mode, old.st_uid, old.st_gid)
+        after_attrs = (current_mode if mode is None else mode,
+                       old.st_uid if uid is None else uid, old.st_gid if gid is None else gid)
     else:
         # Nothing to say and no file: do not create an empty one.
         write = bool(config)
+        before_attrs = after_attrs = None
+    diffs = []
 
     if write:
         if params['validate']:
             _run_validation(module, after_text, result)
         result['changed'] = True
-        if module._diff:
-            result['diff'] = dict(before=before_text or '', after=after_text,
-                                  before_header=path, after_header=path)
+        diffs.append(dict(before=before_text or '', after=after_text,
+                          before_header=path, after_header=path))
         if not module.check_mode:
-            directory = os.path.dirname(os.path.realpath(path))
-            if not os.path.isdir(directory):
-                if not params['create_dirs']:
-                    module.fail_json(msg='directory %s does not exist and create_dirs=false'
-                                     % directory, **result)
-                created = []
-                parent = directory
-                while parent and not os.path.isdir(parent):
-                    created.insert(0, parent)
-                    parent = os.path.dirname(parent)
-                try:
-                    for new_dir in created:
-                        os.mkdir(new_dir, 0o755)
-                        os.chmod(new_dir, 0o755)
-                        # A user's ~/.config/docker (or ~/.docker) must belong to the user.
-                        if params['owner']:
-                            module.set_owner_if_different(new_dir, params['owner'], False)
-                        if params['group']:
-                            module.set_group_if_different(new_dir, params['group'], False)
-                except OSError as exc:
-                    module.fail_json(msg='cannot create %s: %s' % (directory, to_native(exc)),
-                                     **result)
-            if exists and params['backup']:
-                result['backup_file'] = module.backup_local(path)
-            context = module.selinux_context(path) if exists else None
+            context = None
+            if exists and state.dir_trusted and module.selinux_enabled():
+                context = module.selinux_context(state.real)
             try:
-                daemon_json.atomic_write(
-                    path, after_text,
-                    mode=None if exists else _new_file_mode(params['mode']))
-            except daemon_json.DaemonJsonError as exc:
+                if exists and params['backup']:
+                    stamp = time.strftime('%Y-%m-%d@%H:%M:%S~', time.localtime())
+                    result['backup_file'] = fileops.atomic_write(
+                        '%s.%d.%s' % (state.real, os.getpid(), stamp), state.data,
+                        mode=current_mode, uid=old.st_uid, gid=old.st_gid, follow=False)
+                fileops.atomic_write(
+                    path, after_text.encode('utf-8'), mode=mode, uid=uid, gid=gid,
+                    default_mode=daemon_json.DEFAULT_MODE, follow=params['follow'],
+                    create_dirs=params['create_dirs'])
+            except fileops.FileOpsError as exc:
+                hint = ' (create_dirs=false)' if not params['create_dirs'] else ''
+                module.fail_json(msg='%s%s' % (to_native(exc), hint), **result)
+            if context is not None:
+                module.set_context_if_different(state.real, context, False)
+    elif before_attrs != after_attrs:
+        result['changed'] = True
+        if not module.check_mode:
+            try:
+                fileops.set_attributes(path, mode, uid, gid, follow=params['follow'])
+            except fileops.FileOpsError as exc:
                 module.fail_json(msg=to_native(exc), **result)
-            if context is not None and module.selinux_enabled():
-                module.set_context_if_different(path, context, False)
-            elif not exists:
-                module.set_default_selinux_context(path, False)
+    if before_attrs != after_attrs:
+        old_attrs, new_attrs = _attribute_diff(before_attrs, after_attrs)
+        diffs.append(dict(before=old_attrs, after=new_attrs,
+                          before_header=path, after_header=path))
 
-    # Explicit mode/owner/group: applied to the file whether or not the content changed.
-    if (params['mode'] is not None or params['owner'] or params['group']) and \
-            os.path.exists(path):
-        file_args = module.load_file_common_arguments(
-            dict(path=path, mode=params['mode'], owner=params['owner'],
-                 group=params['group'], follow=True))
-        attr_diff = {} if module._diff else None
-        result['changed'] = module.set_fs_attributes_if_different(
-            file_args, result['changed'], diff=attr_diff)
-        if attr_diff:
-            attr_diff.setdefault('before_header', path)
-            attr_diff.setdefault('after_header', path)
-            result['diff'] = [result['diff'], attr_diff] if 'diff' in result else attr_diff
+    # Applied through the path: only where no other user can swap what it names.
+    if wanted_path_attributes and (exists or write) and not module.check_mode:
+        file_args = module.load_file_common_arguments(dict(path=state.real, follow=False))
+        for key in ('mode', 'owner', 'group'):
+            file_args[key] = None
+        result['changed'] = module.set_fs_attributes_if_different(file_args, result['changed'])
+    elif write and not exists and not module.check_mode and module.selinux_enabled() \
+            and state.dir_trusted:
+        module.set_default_selinux_context(state.real, False)
 
+    if module._diff and diffs:
+        result['diff'] = diffs if len(diffs) > 1 else diffs[0]
     module.exit_json(**result)
 
 

@@ -20,6 +20,9 @@ description:
     range between C(SUB_UID_MIN)/C(SUB_GID_MIN) and C(SUB_UID_MAX)/C(SUB_GID_MAX) of
     C(login.defs), the way C(useradd) allocates; when the user's range only has to grow,
     its start is kept if the larger range still fits there, so existing ID mappings stay valid.
+  - An existing range of the user is never moved silently. Whenever the new range would not
+    contain every ID of the user's existing ranges (a I(move)), the module fails and changes
+    nothing, unless O(allow_move=true) or an explicit O(start) asks for it; see O(allow_move).
   - A line belongs to the user when its owner field is the user name or the user's
     numeric UID. Lines of other owners, comments and blank lines are never changed,
     reordered or reformatted.
@@ -29,7 +32,9 @@ description:
     the place of the first of them.
   - Every file is parsed and every input checked before anything is written. A line that
     is not C(owner:start:count), a comment (C(#) in the first column) or blank fails the
-    module with its file and line number, and nothing is changed.
+    module with its file and line number, and nothing is changed. So does a line whose
+    range goes past ID 4294967294 (start above 4294967294, count above 4294967295, or a
+    last ID C(start + count - 1) above 4294967294; a count of 0 is allowed).
   - Takes the same locks as C(useradd) and C(usermod) (C(lckpwdf) on C(/etc/.pwd.lock)
     and the C(<file>.lock) of shadow-utils) while it reads and writes, waiting at most
     15 seconds for each; writes are atomic and keep the mode and owner of the files.
@@ -47,7 +52,21 @@ options:
   name:
     description:
       - Name of the user whose subordinate ID ranges are managed.
-      - New lines are written with this name as owner.
+      - New lines are written with this name as owner (for a numeric UID, see below, with
+        the account's name).
+      - Never accepted (whatever O(allow_unknown_user)) when empty, containing C(:) or white
+        space (including newlines), or starting with C(#).
+      - A name of an existing account (C(getpwnam)) is accepted as it is.
+      - A name made only of digits is read by shadow-utils as a numeric UID, so it is
+        refused unless it is the UID (in canonical decimal, no leading zeros) of an existing
+        account (C(getpwuid)), no account of that name has another UID, and
+        O(allow_unknown_user=false). It then stands for that account; lines owned by the
+        account's name or by the number are the user's, and new lines are written with the
+        account's name. With O(allow_unknown_user=true) a numeric name is always refused,
+        also with O(state=absent).
+      - A name that does not exist (only with O(allow_unknown_user=true)) must be a
+        conservative login name, C(^[A-Za-z_][A-Za-z0-9._-]*\$?$), at most 32 characters.
+      - A refused name fails the module with the rule that refused it; nothing is changed.
     type: str
     required: true
     aliases: [user]
@@ -74,6 +93,9 @@ options:
       - The module fails, naming the other owner and its range, when the requested range
         overlaps a range of another owner. C(SUB_*_MIN)/C(SUB_*_MAX) do not restrict an
         explicit start, but the last ID of the range must not exceed 4294967294.
+      - A start different from the start of the user's existing range is a deliberate move
+        of the user's IDs; it is carried out without O(allow_move), but warned about and
+        returned in RV(moved), with the old and the new range.
       - Ignored when O(state=absent).
     type: int
   databases:
@@ -85,9 +107,34 @@ options:
     default: [subuid, subgid]
   allow_unknown_user:
     description:
-      - By default the user must exist in the passwd database (C(getpwnam)).
+      - By default the user must exist in the passwd database (C(getpwnam)), or O(name)
+        must be the numeric UID of an existing account.
       - When V(true) and the user does not exist, only lines whose owner field is the
         name are the user's; numeric lines are left alone as they belong to someone else.
+        The name must then be a conservative login name (see O(name)).
+      - When V(true), a O(name) made only of digits is always refused, since shadow-utils
+        reads it as a UID (C(0) is root); a number is never the name of an unknown user.
+    type: bool
+    default: false
+  allow_move:
+    description:
+      - Allow replacing the user's existing ranges by a range that does not contain all of
+        their IDs (a I(move)), when O(start) is not given. Files that the user's rootless
+        containers own under the old IDs are then no longer mapped.
+      - "It applies when: one of the user's ranges overlaps a range of another owner (the
+        user gets a new free range; the other owner keeps the shared IDs); a larger
+        O(count) cannot be had at the existing start (another owner's range is in the way,
+        the larger range would pass C(SUB_*_MAX), or the start is below C(SUB_*_MIN)); or
+        the user has several lines and the one line that replaces them would not contain
+        all of their IDs."
+      - When V(false) (the default) in those cases the module fails, naming the user's
+        range(s), the other owner's range(s) with line numbers and the shared IDs, or why
+        the range cannot grow in place, and changes nothing in any file.
+      - When V(true) the move is made, warned about with the old and the new range for each
+        file, and returned in RV(moved).
+      - Growing a range at its start (same start, larger count, no overlap) is not a move
+        and needs no option. An explicit O(start) is a deliberate move and needs no option.
+      - Ignored when O(state=absent).
     type: bool
     default: false
   allow_small_count:
@@ -151,6 +198,11 @@ EXAMPLES = r'''
     databases: [subgid]
     backup: true
 
+- name: Give a user whose range overlaps another owner's a new free range
+  nsguard.docker.subid:
+    name: alice
+    allow_move: true        # her old IDs are given up: stop her rootless daemon first
+
 - name: Reserve a range for a user that is created later (e.g. by LDAP)
   nsguard.docker.subid:
     name: remote-user
@@ -197,6 +249,18 @@ subgid:
       type: int
       sample: 65536
   sample: {start: 100000, count: 65536}
+moved:
+  description:
+    - The user's ranges that were (in check mode, would be) moved, by database name; empty
+      when nothing moved. See O(allow_move) and O(start).
+    - C(from) lists all of the user's lines that were replaced (with their line numbers),
+      C(to) is the user's new range.
+  returned: always
+  type: dict
+  sample:
+    subuid:
+      from: [{start: 100000, count: 65536, line: 4}]
+      to: {start: 165536, count: 65536}
 backup_files:
   description: Backups made, by database name.
   returned: when O(backup=true) and a file was changed
@@ -222,6 +286,7 @@ from ansible_collections.nsguard.docker.plugins.module_utils.subid import (
     login_defs_limits,
     parse,
     render,
+    resolve_user,
     validate_request,
 )
 from ansible_collections.nsguard.docker.plugins.module_utils.fileops import (
@@ -255,7 +320,7 @@ def _printable(text):
 def _lookup_uid(name):
     try:
         return pwd.getpwnam(name).pw_uid
-    except KeyError:
+    except (KeyError, ValueError):
         return None
 
 
@@ -267,12 +332,8 @@ def _resolve_owner(owner):
     return owner if uid is None else uid
 
 
-def _check_name(name):
-    if not name:
-        return 'name must not be empty'
-    if ':' in name or name.startswith('#') or any(c.isspace() for c in name):
-        return 'name %r cannot be an owner field of subuid/subgid (no ":", white space or leading "#")' % name
-    return None
+def _span(start, count):
+    return '%d-%d' % (start, start + count - 1)
 
 
 class _NoLock(object):
@@ -294,6 +355,7 @@ def run_module():
                            default=list(DATABASES)),
             allow_unknown_user=dict(type='bool', default=False),
             allow_small_count=dict(type='bool', default=False),
+            allow_move=dict(type='bool', default=False),
             backup=dict(type='bool', default=False),
             subuid_path=dict(type='path', default='/etc/subuid'),
             subgid_path=dict(type='path', default='/etc/subgid'),
@@ -304,12 +366,14 @@ def run_module():
     params = module.params
     name = params['name']
     present = params['state'] == 'present'
-    result = dict(changed=False, subuid=None, subgid=None)
+    result = dict(changed=False, subuid=None, subgid=None, moved={})
 
     # --- inputs ---------------------------------------------------------------
-    problem = _check_name(name)
-    if problem:
-        module.fail_json(msg=problem, **result)
+    try:
+        # a numeric name of an existing account stands for that account: user is its name
+        user, uid = resolve_user(name, pwd.getpwnam, pwd.getpwuid, params['allow_unknown_user'])
+    except SubidError as exc:
+        module.fail_json(msg=str(exc), **result)
     databases = [db for db in DATABASES if db in (params['databases'] or [])]
     if not databases:
         module.fail_json(msg='databases must name subuid and/or subgid', **result)
@@ -322,12 +386,6 @@ def run_module():
             validate_request(params['count'], params['start'], params['allow_small_count'])
         except SubidError as exc:
             module.fail_json(msg=str(exc), **result)
-
-    uid = _lookup_uid(name)
-    if uid is None and not params['allow_unknown_user']:
-        module.fail_json(msg='user %r does not exist in the passwd database; set '
-                             'allow_unknown_user=true to manage lines owned by this name anyway'
-                             % name, **result)
 
     try:
         defs = read_bytes(params['login_defs_path'])
@@ -353,14 +411,19 @@ def run_module():
                 entries = parse(before, path)
                 if present:
                     try:
-                        res = ensure_present(entries, name, uid, params['count'], params['start'],
+                        res = ensure_present(entries, user, uid, params['count'], params['start'],
                                              limits[db]['min'], limits[db]['max'],
-                                             params['allow_small_count'])
+                                             params['allow_small_count'], params['allow_move'])
                     except SubidError as exc:
                         raise SubidError('%s (%s): %s' % (db, path, exc))
                     result[db] = dict(start=res.start, count=res.count)
+                    if res.moved:
+                        result['moved'][db] = {
+                            'from': [dict(start=line.start, count=line.count, line=line.lineno)
+                                     for line in res.moved],
+                            'to': dict(start=res.start, count=res.count)}
                 else:
-                    res = ensure_absent(entries, name, uid)
+                    res = ensure_absent(entries, user, uid)
                 plans.append((db, path, data is not None, before, render(res.entries), res))
 
             backups = {}
@@ -388,6 +451,15 @@ def run_module():
         module.fail_json(msg=msg, **result)
 
     for db, path, existed, before, after, res in plans:
+        if db in result['moved']:
+            module.warn('%s: %s of %s moved to %s%s; files that %s\'s rootless containers own '
+                        'under the old ids are no longer mapped (stop the user\'s daemon first; '
+                        'chown them or pull the images again)%s' % (
+                            path, ', '.join('range %s (line %s)' % (_span(line.start, line.count), line.lineno)
+                                            for line in res.moved if line.count),
+                            user, _span(res.start, res.count),
+                            ' (explicit start)' if params['start'] is not None else '',
+                            user, ' (check mode: nothing written)' if module.check_mode else ''))
         for overlap in find_overlaps(res.entries, _resolve_owner):
             a, b = overlap['a'], overlap['b']
             module.warn('%s: ranges of %s (line %s) and %s (line %s) overlap in %d ids from %d; '

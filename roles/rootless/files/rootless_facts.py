@@ -21,7 +21,8 @@ users     for each --user: exists, uid, gid, home; linger (the linger flag file)
           installed (its enablement link); answering (a daemon answers GET /info on
           /run/user/<uid>/docker.sock) and rootless (it reports name=rootless); context
           (currentContext of ~/.docker/config.json) and profile (the nsguard block of
-          ~/.profile, or null)
+          ~/.profile, or null); a symbolic link or other non-regular file there reads as
+          absent (the role then writes it as the user, who gets the kernel's answer)
 userns    with --rootlesskit and --userns-as USER: whether that rootlesskit can create a
           user namespace as USER (rc and stderr of ``rootlesskit true``), or null when that
           cannot be tried yet (no such file, no such user, or no /run/user/<uid> before
@@ -33,6 +34,7 @@ import json
 import os
 import pwd
 import socket
+import stat
 import subprocess
 import sys
 
@@ -53,6 +55,22 @@ def read_text(path):
             return handle.read()
     except OSError:
         return None
+
+
+def read_user_text(path, limit=1 << 20):
+    """Text of a regular file in a user's home, or None. Run as root, so a symbolic link
+    (the user's own, or one planted to make root read /etc/shadow) is not followed, nor
+    is a FIFO opened for reading until it blocks; at most ``limit`` bytes."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
+    except OSError:
+        return None
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            return None
+        return os.read(fd, limit).decode('utf-8', 'replace')
+    finally:
+        os.close(fd)
 
 
 def knobs(proc_sys='/proc/sys'):
@@ -123,7 +141,7 @@ def profile_block(text):
 
 def current_context(path):
     try:
-        return json.loads(read_text(path) or '{}').get('currentContext')
+        return json.loads(read_user_text(path) or '{}').get('currentContext')
     except (ValueError, AttributeError):
         return None
 
@@ -175,7 +193,7 @@ def user_facts(name, run_dir='/run/user', linger_dir='/var/lib/systemd/linger', 
         'answering': info is not None,
         'rootless': any('name=rootless' in str(opt) for opt in security),
         'context': current_context(os.path.join(pw.pw_dir, '.docker', 'config.json')),
-        'profile': profile_block(read_text(os.path.join(pw.pw_dir, '.profile'))),
+        'profile': profile_block(read_user_text(os.path.join(pw.pw_dir, '.profile'))),
     }
 
 

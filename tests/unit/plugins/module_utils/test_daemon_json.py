@@ -9,7 +9,6 @@ __metaclass__ = type
 
 import json
 import os
-import stat
 import subprocess
 import sys
 
@@ -319,50 +318,3 @@ def test_validate_unsupported_detection():
     assert dj.validate_unsupported('unknown flag: --validate\nSee dockerd --help')
     assert not dj.validate_unsupported('configuration OK')
     assert not dj.validate_unsupported(None)
-
-
-# --- atomic_write ---------------------------------------------------------------------
-
-def test_atomic_write_new_file_default_mode(tmp_path):
-    target = tmp_path / 'daemon.json'
-    old = os.umask(0o077)
-    try:
-        dj.atomic_write(str(target), '{}\n')
-    finally:
-        os.umask(old)
-    assert target.read_text() == '{}\n'
-    assert stat.S_IMODE(target.stat().st_mode) == 0o644
-    assert [p.name for p in tmp_path.iterdir()] == ['daemon.json']
-
-
-def test_atomic_write_keeps_mode_and_replaces_inode(tmp_path):
-    target = tmp_path / 'daemon.json'
-    target.write_text('{"a": 1}\n')
-    target.chmod(0o600)
-    inode = target.stat().st_ino
-    dj.atomic_write(str(target), u'{"b": "\u00e9"}\n')
-    assert target.read_text(encoding='utf-8') == u'{"b": "\u00e9"}\n'
-    assert stat.S_IMODE(target.stat().st_mode) == 0o600
-    assert target.stat().st_ino != inode
-
-
-def test_atomic_write_explicit_mode(tmp_path):
-    target = tmp_path / 'daemon.json'
-    dj.atomic_write(str(target), '{}\n', mode=0o640)
-    assert stat.S_IMODE(target.stat().st_mode) == 0o640
-
-
-def test_atomic_write_follows_symlink(tmp_path):
-    real = tmp_path / 'real.json'
-    real.write_text('{}\n')
-    link = tmp_path / 'daemon.json'
-    link.symlink_to(real)
-    dj.atomic_write(str(link), '{"x": 1}\n')
-    assert link.is_symlink()
-    assert real.read_text() == '{"x": 1}\n'
-
-
-def test_atomic_write_missing_dir_is_error(tmp_path):
-    with pytest.raises(dj.DaemonJsonError) as err:
-        dj.atomic_write(str(tmp_path / 'no' / 'daemon.json'), '{}\n')
-    assert 'temporary file' in str(err.value)

@@ -9,6 +9,7 @@ __metaclass__ = type
 
 import errno
 import os
+import re
 import stat
 import subprocess
 import sys
@@ -34,6 +35,7 @@ from ansible_collections.nsguard.docker.plugins.module_utils.subid import (
     parse,
     parse_login_defs,
     render,
+    resolve_user,
     user_entries,
 )
 
@@ -340,8 +342,11 @@ class TestIdempotence(object):
         assert ranges_of(res.entries, 'carol') == [(900000, 65536)]
 
     def test_own_range_overlapping_foreign_is_reallocated(self):
+        # 0.1.0 did this silently; now only with allow_move
         text = 'bob:100000:65536\nalice:150000:65536\n'
-        res = ensure_present(parse(text), 'alice', None, 65536)
+        with pytest.raises(SubidError, match='allow_move'):
+            ensure_present(parse(text), 'alice', None, 65536)
+        res = ensure_present(parse(text), 'alice', None, 65536, allow_move=True)
         assert res.changed
         assert render(res.entries) == 'bob:100000:65536\nalice:165536:65536\n'
 
@@ -360,12 +365,16 @@ class TestIdempotence(object):
 
     def test_grow_in_place_respects_min(self):
         text = 'u:50000:65536\n'
-        res = ensure_present(parse(text), 'u', None, 65537)
+        with pytest.raises(SubidError, match='below SUB_'):
+            ensure_present(parse(text), 'u', None, 65537)
+        res = ensure_present(parse(text), 'u', None, 65537, allow_move=True)
         assert (res.start, res.count) == (DEFAULT_SUB_MIN, 65537)
 
     def test_grow_moves_when_blocked(self):
         text = fixture('mixed.subuid')
-        res = ensure_present(parse(text), 'bob', 1002, 131072)
+        with pytest.raises(SubidError, match='allow_move'):
+            ensure_present(parse(text), 'bob', 1002, 131072)
+        res = ensure_present(parse(text), 'bob', 1002, 131072, allow_move=True)
         # 165536 + 131072 would run into 1001's range; lowest free is after carol
         assert (res.start, res.count) == (362144, 131072)
         assert render(res.entries) == text.replace('bob:165536:65536', 'bob:362144:131072')
@@ -373,7 +382,9 @@ class TestIdempotence(object):
 
     def test_grow_can_take_lower_gap_when_own_start_is_blocked(self):
         text = 'a:100000:65536\nu:200000:65536\nb:240000:10\n'
-        res = ensure_present(parse(text), 'u', None, 65537)
+        with pytest.raises(SubidError, match='allow_move'):
+            ensure_present(parse(text), 'u', None, 65537)
+        res = ensure_present(parse(text), 'u', None, 65537, allow_move=True)
         assert (res.start, res.count) == (165536, 65537)
         assert render(res.entries) == 'a:100000:65536\nu:165536:65537\nb:240000:10\n'
 
@@ -398,14 +409,18 @@ class TestOwnership(object):
 
     def test_numeric_line_replaced_by_name_line_in_place(self):
         text = fixture('mixed.subuid')
-        res = ensure_present(parse(text), 'dave', 1001, 65537)
+        with pytest.raises(SubidError, match='allow_move'):
+            ensure_present(parse(text), 'dave', 1001, 65537)
+        res = ensure_present(parse(text), 'dave', 1001, 65537, allow_move=True)
         new = render(res.entries)
         assert '1001:' not in new
         assert new.split('\n')[6] == 'dave:%d:65537' % res.start
 
     def test_name_and_uid_lines_merge_into_one(self):
         text = 'x:1:1\ndave:100000:10\n# c\n1001:200000:10\nz:900000:1\n'
-        res = ensure_present(parse(text), 'dave', 1001, 65536)
+        with pytest.raises(SubidError, match='allow_move'):    # 200000-200009 would be dropped
+            ensure_present(parse(text), 'dave', 1001, 65536)
+        res = ensure_present(parse(text), 'dave', 1001, 65536, allow_move=True)
         assert render(res.entries) == 'x:1:1\ndave:100000:65536\n# c\nz:900000:1\n'
 
     def test_adequate_line_among_several_is_kept(self):
@@ -416,7 +431,9 @@ class TestOwnership(object):
 
     def test_one_own_line_overlapping_forces_rewrite(self):
         text = 'dave:100000:65536\nx:500000:10\n1001:500005:10\n'
-        res = ensure_present(parse(text), 'dave', 1001, 65536)
+        with pytest.raises(SubidError, match='allow_move'):
+            ensure_present(parse(text), 'dave', 1001, 65536)
+        res = ensure_present(parse(text), 'dave', 1001, 65536, allow_move=True)
         assert res.changed
         assert render(res.entries) == 'dave:100000:65536\nx:500000:10\n'
 
@@ -463,7 +480,7 @@ class TestForeignLines(object):
     def test_foreign_and_comment_lines_byte_identical(self, user, uid, count, start):
         text = fixture('mixed.subuid')
         before = parse(text)
-        res = ensure_present(before, user, uid, count, start)
+        res = ensure_present(before, user, uid, count, start, allow_move=True)
         kept_before = [(x.text, x.eol) for x in before if not (x.is_entry and (x.owner in (user, str(uid))))]
         kept_after = [(x.text, x.eol) for x in res.entries if not (x.is_entry and x.owner == user)]
         assert kept_before == kept_after
@@ -538,8 +555,8 @@ def principal(owner):
 
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(ops=st.lists(operation, max_size=25), numeric=st.lists(st.booleans(), min_size=5, max_size=5),
-       max_id=st.sampled_from([DEFAULT_SUB_MAX, 1500000]))
-def test_property_no_overlap_and_foreign_untouched(ops, numeric, max_id):
+       max_id=st.sampled_from([DEFAULT_SUB_MAX, 1500000]), allow_move=st.booleans())
+def test_property_no_overlap_and_foreign_untouched(ops, numeric, max_id, allow_move):
     entries = list(FOREIGN_SEED)
     for op, user, count, start in ops:
         uid = UIDS[user]
@@ -549,7 +566,7 @@ def test_property_no_overlap_and_foreign_untouched(ops, numeric, max_id):
         try:
             if op == 'present':
                 res = ensure_present(before, user, uid, count, start, DEFAULT_SUB_MIN, max_id,
-                                     allow_small_count=True)
+                                     allow_small_count=True, allow_move=allow_move)
             else:
                 res = ensure_absent(before, user, uid)
         except SubidError:
@@ -570,7 +587,7 @@ def test_property_no_overlap_and_foreign_untouched(ops, numeric, max_id):
             elif res.changed:   # automatic allocation stays within [SUB_*_MIN, SUB_*_MAX]
                 assert DEFAULT_SUB_MIN <= res.start and res.start + res.count - 1 <= max_id
             again = ensure_present(after, user, uid, count, start, DEFAULT_SUB_MIN, max_id,
-                                   allow_small_count=True)
+                                   allow_small_count=True, allow_move=allow_move)
             assert again.changed is False and render(again.entries) == render(after)
         else:
             assert user_entries(after, user, uid) == []
@@ -753,3 +770,294 @@ class TestLocks(object):
 def test_errno_names_used_exist():
     # the lock code relies on these being distinct
     assert len({errno.EACCES, errno.EAGAIN, errno.ESRCH, errno.EPERM, errno.EEXIST}) == 5
+
+
+# --------------------------------------------------------------------------- security: id space
+
+class TestParseIdSpace(object):
+    """Lines whose range passes MAX_ID are malformed (they were accepted and rewritten)."""
+
+    @pytest.mark.parametrize('bad,why', [
+        ('bob:4294967290:65536', 'past 4294967294'),      # start + count - 1 > MAX_ID
+        ('bob:99999999999999999999:1', 'start'),          # start > MAX_ID
+        ('bob:4294967295:1', 'start'),                    # start is (uid_t)-1
+        ('bob:4294967295:0', 'start'),                    # start past the id space, even empty
+        ('bob:0:4294967296', 'count'),                    # count > 2**32 - 1
+        ('bob:0:99999999999999999999', 'count'),
+        ('bob:1:4294967295', 'past 4294967294'),
+        ('bob:4294967294:2', 'past 4294967294'),
+    ])
+    def test_rejected_with_line_number(self, bad, why):
+        text = '# head\nalice:100000:65536\n%s\n' % bad
+        with pytest.raises(SubidParseError) as info:
+            parse(text, '/etc/subgid')
+        assert info.value.lineno == 3
+        assert info.value.path == '/etc/subgid'
+        assert str(info.value).startswith('/etc/subgid:3: ')
+        assert why in info.value.reason
+        assert 'nothing was changed' in str(info.value)
+
+    @pytest.mark.parametrize('good', [
+        'bob:4294967294:1', 'bob:0:4294967295', 'bob:%d:65536' % (MAX_ID - 65535),
+        'bob:4294967294:0', 'bob:0:0',
+    ])
+    def test_edges_accepted(self, good):
+        assert parse(good + '\n')[0].is_entry
+
+    @settings(max_examples=300, deadline=None)
+    @given(start=st.one_of(st.integers(0, 2 ** 33), st.integers(MAX_ID - 70000, MAX_ID + 3),
+                           st.integers(0, 10 ** 25)),
+           count=st.one_of(st.integers(0, 2 ** 33), st.integers(0, 70000), st.integers(0, 10 ** 25)))
+    def test_property_accepted_iff_inside_id_space(self, start, count):
+        inside = start <= MAX_ID and count <= MAX_ID + 1 and (count == 0 or start + count - 1 <= MAX_ID)
+        text = 'x:%d:%d\n' % (start, count)
+        if inside:
+            line = parse(text)[0]
+            assert (line.start, line.count) == (start, count)
+        else:
+            with pytest.raises(SubidParseError):
+                parse(text)
+
+
+# --------------------------------------------------------------------------- security: names
+
+class FakePw(object):
+    def __init__(self, name, uid):
+        self.pw_name = name
+        self.pw_uid = uid
+
+
+PASSWD = {'root': 0, 'alice': 1000, 'dave': 1001, 'sssd@corp': 1500, 'UPPER': 1600,
+          '2000': 2000, '3000': 3001}
+
+
+def fake_getpwnam(name):
+    if name in PASSWD:
+        return FakePw(name, PASSWD[name])
+    raise KeyError(name)
+
+
+def fake_getpwuid(uid):
+    if not isinstance(uid, int) or uid < 0 or uid > 2 ** 32 - 1:
+        raise OverflowError('uid out of range')
+    for name, value in PASSWD.items():
+        if value == uid:
+            return FakePw(name, value)
+    raise KeyError(uid)
+
+
+def resolve(name, allow_unknown_user=False):
+    return resolve_user(name, fake_getpwnam, fake_getpwuid, allow_unknown_user)
+
+
+class TestResolveUser(object):
+
+    def test_existing_name(self):
+        assert resolve('alice') == ('alice', 1000)
+        assert resolve('alice', True) == ('alice', 1000)
+
+    def test_existing_name_outside_the_regex_is_accepted(self):
+        assert resolve('sssd@corp') == ('sssd@corp', 1500)
+
+    @pytest.mark.parametrize('name', ['0', '1000', '4294967294', '99999999999999999999', '007', '2000'])
+    def test_numeric_name_refused_with_allow_unknown_user(self, name):
+        with pytest.raises(SubidError) as info:
+            resolve(name, True)
+        msg = str(info.value)
+        assert 'only of digits' in msg and 'uid' in msg
+        assert 'allow_unknown_user' in msg and 'nothing was changed' in msg
+
+    def test_numeric_uid_of_existing_account_is_that_account(self):
+        assert resolve('0') == ('root', 0)
+        assert resolve('1001') == ('dave', 1001)
+        assert resolve('2000') == ('2000', 2000)    # an account whose name is its uid
+
+    @pytest.mark.parametrize('name,rule', [
+        ('1234', 'no account has uid'),
+        ('99999999999999999999', 'no account has uid'),
+        ('4294967295', 'no account has uid'),
+        ('0001', 'leading zero'),
+        ('3000', 'ambiguous'),      # account "3000" has uid 3001: shadow would read 3000 as a uid
+        ('3001', 'ambiguous'),      # uid 3001 is account "3000", whose name is another uid
+    ])
+    def test_numeric_name_refused_without_allow_unknown_user(self, name, rule):
+        with pytest.raises(SubidError) as info:
+            resolve(name)
+        assert rule in str(info.value)
+        assert 'nothing was changed' in str(info.value)
+
+    def test_unknown_user_needs_allow_unknown_user(self):
+        with pytest.raises(SubidError) as info:
+            resolve('mallory')
+        assert 'does not exist' in str(info.value) and 'allow_unknown_user' in str(info.value)
+        assert resolve('mallory', True) == ('mallory', None)
+
+    @pytest.mark.parametrize('name', ['remote-user', '_svc', 'a.b', 'machine$', 'A' * 32, 'x1_-.'])
+    def test_unknown_valid_login_names(self, name):
+        assert resolve(name, True) == (name, None)
+
+    @pytest.mark.parametrize('name,rule', [
+        ('A' * 33, 'longer than 32'),
+        ('-rf', 'login name'), ('.hidden', 'login name'), ('1abc', 'login name'),
+        ('user@corp', 'login name'), ('a$b', 'login name'), ('é', 'login name'),
+        ('１', 'login name'), ('a/b', 'login name'), ('$', 'login name'),
+    ])
+    def test_unknown_invalid_login_names_refused(self, name, rule):
+        with pytest.raises(SubidError) as info:
+            resolve(name, True)
+        assert rule in str(info.value) and 'nothing was changed' in str(info.value)
+
+    @pytest.mark.parametrize('allow', [True, False])
+    @pytest.mark.parametrize('name', ['', 'a:b', '#x', 'a b', 'a\n', 'a\tb', 'alice\n', ' alice'])
+    def test_owner_field_rules_always(self, name, allow):
+        with pytest.raises(SubidError) as info:
+            resolve(name, allow)
+        assert 'nothing was changed' in str(info.value)
+
+    @settings(max_examples=500, deadline=None)
+    @given(name=st.one_of(st.text(max_size=40), st.from_regex(r'\A[0-9]{1,12}\Z'),
+                          st.sampled_from(sorted(PASSWD)), st.from_regex(r'\A[A-Za-z_][A-Za-z0-9._-]{0,35}\$?\Z')),
+           allow=st.booleans())
+    def test_property_never_a_number_nobody_is(self, name, allow):
+        try:
+            user, uid = resolve(name, allow)
+        except SubidError as exc:
+            assert 'nothing was changed' in str(exc)
+            return
+        # what is written as owner field is a real account, or a login name no number can be
+        if uid is None:
+            assert allow
+            assert re.match(r'\A[A-Za-z_][A-Za-z0-9._-]*\$?\Z', user) and len(user) <= 32
+        else:
+            assert PASSWD[user] == uid
+            if name.isdigit():
+                assert not allow and int(name) == uid
+            else:
+                assert user == name
+        assert ':' not in user and '\n' not in user and not user.startswith('#')
+
+
+# --------------------------------------------------------------------------- security: moves
+
+class TestMoves(object):
+    """An existing range of the user is never moved (its ids given up) without allow_move."""
+
+    def test_overlapping_own_range_fails_naming_both(self):
+        text = 'alice:100000:65536\nbob:150000:65536\n'
+        with pytest.raises(SubidError) as info:
+            ensure_present(parse(text), 'alice', 1000, 65536)
+        msg = str(info.value)
+        assert "alice's range 100000-165535 (line 1)" in msg
+        assert "bob's range 150000-215535 (line 2)" in msg
+        assert '15536 ids 150000-165535' in msg
+        assert 'allow_move' in msg and 'nothing was changed' in msg
+
+    def test_overlapping_own_range_moves_with_allow_move(self):
+        text = 'alice:100000:65536\nbob:150000:65536\n'
+        res = ensure_present(parse(text), 'alice', 1000, 65536, allow_move=True)
+        assert render(res.entries) == 'alice:215536:65536\nbob:150000:65536\n'
+        assert [(x.start, x.count, x.lineno) for x in res.moved] == [(100000, 65536, 1)]
+
+    def test_overlap_with_several_foreign_names_all(self):
+        text = 'x:100000:10\nu:100005:100\ny:100100:10\n'
+        with pytest.raises(SubidError) as info:
+            ensure_present(parse(text), 'u', None, 100, allow_small_count=True)
+        msg = str(info.value)
+        assert "x's range 100000-100009 (line 1)" in msg and '5 ids 100005-100009' in msg
+        assert "y's range 100100-100109 (line 3)" in msg and '5 ids 100100-100104' in msg
+
+    def test_overlap_by_numeric_uid_line(self):
+        text = 'x:500000:10\n1001:500005:10\n'
+        with pytest.raises(SubidError, match="1001's range 500005-500014 \\(line 2\\)"):
+            ensure_present(parse(text), 'dave', 1001, 65536)
+
+    def test_grow_blocked_fails(self):
+        text = fixture('mixed.subuid')
+        with pytest.raises(SubidError) as info:
+            ensure_present(parse(text), 'bob', 1002, 131072)
+        msg = str(info.value)
+        assert "bob's range 165536-231071 (line 5)" in msg
+        assert '362144' in msg            # where it would go
+        assert "1001's range 231072-296607 (line 7)" in msg   # why it cannot grow in place
+        assert 'allow_move' in msg and 'nothing was changed' in msg
+
+    def test_grow_past_max_fails(self):
+        with pytest.raises(SubidError, match='SUB_\\*_MAX'):
+            ensure_present(parse('u:200000:65536\n'), 'u', None, 65537, max_id=265535)
+
+    def test_grow_below_min_fails(self):
+        with pytest.raises(SubidError, match='SUB_\\*_MIN'):
+            ensure_present(parse('u:50000:65536\n'), 'u', None, 65537)
+
+    def test_grow_in_place_is_not_a_move(self):
+        res = ensure_present(parse('u:100000:65536\n'), 'u', None, 131072)
+        assert (res.start, res.count, res.moved) == (100000, 131072, [])
+
+    def test_merge_dropping_ids_is_a_move(self):
+        text = 'dave:100000:10\n1001:200000:10\n'
+        with pytest.raises(SubidError, match='200000-200009'):
+            ensure_present(parse(text), 'dave', 1001, 65536)
+        res = ensure_present(parse(text), 'dave', 1001, 65536, allow_move=True)
+        assert render(res.entries) == 'dave:100000:65536\n'
+        assert [(x.start, x.count) for x in res.moved] == [(100000, 10), (200000, 10)]
+
+    def test_merge_covering_all_ids_is_not_a_move(self):
+        text = 'dave:100000:10\n1001:100010:10\n'
+        res = ensure_present(parse(text), 'dave', 1001, 65536)
+        assert render(res.entries) == 'dave:100000:65536\n' and res.moved == []
+
+    def test_zero_count_line_is_not_a_move(self):
+        res = ensure_present(parse('u:900000:0\n'), 'u', None, 65536)
+        assert render(res.entries) == 'u:900000:65536\n' and res.moved == []
+        res = ensure_present(parse('u:900000:0\nu:100000:65536\n'), 'u', None, 131072)
+        assert render(res.entries) == 'u:100000:131072\n' and res.moved == []
+
+    def test_explicit_start_is_a_deliberate_move(self):
+        text = 'alice:100000:65536\nbob:150000:65536\n'
+        res = ensure_present(parse(text), 'alice', 1000, 65536, start=1000000)
+        assert render(res.entries) == 'alice:1000000:65536\nbob:150000:65536\n'
+        assert [(x.start, x.count) for x in res.moved] == [(100000, 65536)]
+
+    def test_new_user_is_not_a_move(self):
+        res = ensure_present(parse('bob:100000:65536\n'), 'alice', 1000, 65536)
+        assert res.moved == []
+
+    def test_unchanged_is_not_a_move(self):
+        res = ensure_present(parse('alice:100000:65536\n'), 'alice', 1000, 65536)
+        assert (res.changed, res.moved) == (False, [])
+
+
+MOVE_OPS = st.lists(st.tuples(st.sampled_from(USERS), st.integers(1, 300000),
+                              st.one_of(st.none(), st.integers(0, 2000000)), st.booleans()),
+                    max_size=20)
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(ops=MOVE_OPS, extra=st.lists(st.tuples(st.sampled_from(USERS + ['zed']),
+                                              st.integers(90000, 1500000), st.integers(0, 200000)),
+                                    max_size=6))
+def test_property_no_silent_move(ops, extra):
+    # start from a file that may already contain overlapping ranges
+    text = SEED + ''.join('%s:%d:%d\n' % item for item in extra)
+    entries = parse(text)
+    for user, count, start, allow_move in ops:
+        uid = UIDS[user]
+        before = user_entries(entries, user, uid)
+        had = set()     # first and last id of each of the user's ranges
+        for line in before:
+            if line.count:
+                had.update((line.start, line.end - 1))
+        try:
+            res = ensure_present(entries, user, uid, count, start, allow_small_count=True,
+                                 allow_move=allow_move)
+        except SubidError:
+            continue
+        lost = [x for x in before if res.changed and x.count and
+                not (res.start <= x.start and x.end <= res.start + res.count)]
+        assert [(x.start, x.count) for x in res.moved] == \
+            ([(x.start, x.count) for x in before] if lost else [])
+        if lost:
+            assert allow_move or start is not None
+        if start is None and not allow_move and res.changed:
+            assert all(res.start <= i < res.start + res.count for i in had)
+        entries = parse(render(res.entries))

@@ -352,14 +352,93 @@ def test_create_dirs(env, capsys):
     assert stat.S_IMODE(target.parent.stat().st_mode) & 0o755 == 0o755
 
 
-def test_symlinked_config_written_through(env, capsys):
+def test_symlink_refused_by_default_followed_when_asked_in_a_trusted_directory(env, capsys):
     real = env.root / 'real-daemon.json'
     real.write_text('{"debug": false}\n')
     env.path.symlink_to(real)
     result = run(env, capsys, settings={'debug': True})
+    assert result['failed'] is True
+    assert str(env.path) in result['msg'] and 'follow=false' in result['msg']
+    assert real.read_text() == '{"debug": false}\n'
+    result = run(env, capsys, settings={'debug': True}, follow=True)
     assert result['changed'] is True
+    assert result['real_path'] == str(real)
     assert env.path.is_symlink()
     assert json.loads(real.read_text()) == {'debug': True}
+
+
+def _fingerprint(path):
+    st_ = os.stat(str(path))
+    return path.read_bytes(), st_.st_uid, st_.st_gid, stat.S_IMODE(st_.st_mode)
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason='the 0.1.0 hole needs root and another user')
+@pytest.mark.parametrize('follow', [False, True])
+@pytest.mark.parametrize('where', ['file', 'dangling', 'directory'])
+def test_user_planted_links_never_redirect_root(env, capsys, where, follow):
+    """0.1.0: root merged a user's ~/.config/docker/daemon.json that linked to a root-owned
+    file, and chowned it to the user (or created a file at a dangling link's target)."""
+    import grp
+    import pwd
+    nobody = pwd.getpwnam('nobody')
+    protected = env.root / 'etc' / 'docker' / 'daemon.json'
+    protected.write_text('{"live-restore": true}\n')
+    before = _fingerprint(protected)
+    profile_d = env.root / 'etc' / 'profile.d'
+    profile_d.mkdir()
+    home = env.root / 'home' / 'mallory'
+    (home / '.config').mkdir(parents=True)
+    for directory in (home, home / '.config'):
+        os.chown(str(directory), nobody.pw_uid, nobody.pw_gid)
+    target = home / '.config' / 'docker' / 'daemon.json'
+    if where == 'file':
+        target.parent.mkdir()
+        os.chown(str(target.parent), nobody.pw_uid, nobody.pw_gid)
+        target.symlink_to(protected)
+    elif where == 'dangling':
+        target.parent.mkdir()
+        os.chown(str(target.parent), nobody.pw_uid, nobody.pw_gid)
+        target.symlink_to(profile_d / 'evil.sh')
+    else:
+        target.parent.symlink_to(protected.parent)
+    group = grp.getgrgid(nobody.pw_gid).gr_name
+    for check_mode in (True, False):
+        extra = {'follow': True} if follow else {}  # the default, as 0.1.0 was called
+        result = run(env, capsys, check_mode=check_mode, path=str(target), validate=False,
+                     owner='nobody', group=group, settings={'userns-remap': 'mallory'},
+                     **extra)
+        assert result['failed'] is True, result
+        assert 'symbolic link' in result['msg'] and 'nothing was changed' in result['msg']
+    assert _fingerprint(protected) == before
+    assert os.listdir(str(profile_d)) == []
+
+
+def test_owner_and_mode_of_unchanged_content_set_through_the_descriptor(env, capsys):
+    env.path.write_text('{"debug": true}\n')
+    env.path.chmod(0o644)
+    result = run(env, capsys, check_mode=True, settings={'debug': True}, mode='0600')
+    assert result['changed'] is True
+    assert result['diff']['before'] == {'mode': '0644'}
+    assert result['diff']['after'] == {'mode': '0600'}
+    assert stat.S_IMODE(env.path.stat().st_mode) == 0o644
+    result = run(env, capsys, settings={'debug': True}, mode='0600')
+    assert result['changed'] is True
+    assert stat.S_IMODE(env.path.stat().st_mode) == 0o600
+
+
+def test_unknown_owner_fails_and_changes_nothing(env, capsys):
+    result = run(env, capsys, settings={'debug': True}, owner='no-such-user-nsguard')
+    assert result['failed'] is True
+    assert 'no-such-user-nsguard' in result['msg']
+    assert not env.path.exists()
+
+
+def test_path_attributes_refused_in_a_directory_others_can_change(env, capsys):
+    os.chmod(str(env.path.parent), 0o777)
+    result = run(env, capsys, settings={'debug': True}, attributes='+i')
+    assert result['failed'] is True
+    assert 'attributes' in result['msg'] and 'another user' in result['msg']
+    assert not env.path.exists()
 
 
 def test_directory_at_path_fails(env, capsys):
@@ -387,8 +466,9 @@ def test_module_documentation_parses():
     doc = yaml.safe_load(daemon_config.DOCUMENTATION)
     assert doc['module'] == 'daemon_config'
     assert set(doc['options']) == {'path', 'settings', 'remove', 'merge_nested', 'validate',
-                                   'dockerd_path', 'mode', 'owner', 'group', 'backup',
-                                   'create_dirs'}
+                                   'dockerd_path', 'mode', 'owner', 'group', 'follow',
+                                   'backup', 'create_dirs'}
+    assert 'ansible.builtin.files' in doc['extends_documentation_fragment']
     yaml.safe_load(daemon_config.EXAMPLES)
     yaml.safe_load(daemon_config.RETURN)
 

@@ -49,6 +49,13 @@ def fake_getpwnam(name):
     raise KeyError('getpwnam(): name not found: %r' % name)
 
 
+def fake_getpwuid(uid):
+    for name, value in list(USERS.items()) + [('root', 0)]:
+        if value == uid:
+            return FakePw(name, value)
+    raise KeyError('getpwuid(): uid not found: %r' % (uid,))
+
+
 @pytest.fixture
 def env(tmp_path, monkeypatch):
     """Temp subuid/subgid/login.defs, the lck lock in tmp, a fake passwd database."""
@@ -61,6 +68,7 @@ def env(tmp_path, monkeypatch):
     monkeypatch.setattr(subid_module, 'PWD_LOCK_PATH', str(tmp_path / '.pwd.lock'))
     monkeypatch.setattr(subid_module, 'LOCK_TIMEOUT', 0.5)
     monkeypatch.setattr(pwd, 'getpwnam', fake_getpwnam)
+    monkeypatch.setattr(pwd, 'getpwuid', fake_getpwuid)
 
     class Env(object):
         dir = tmp_path
@@ -168,7 +176,12 @@ def test_unknown_user_fails(env, capsys):
 
 def test_unknown_user_allowed_uses_name_lines_only(env, capsys):
     env.subuid.write_bytes(b'mallory:100000:10\n1005:150000:65536\n')
+    # mallory's 10 ids cannot grow in place: that is a move, refused without allow_move
     rc, res = run(env.args(name='mallory', allow_unknown_user=True, databases=['subuid']), capsys)
+    assert rc == 1 and 'allow_move' in res['msg'], res
+    assert env.read('subuid') == b'mallory:100000:10\n1005:150000:65536\n'
+    rc, res = run(env.args(name='mallory', allow_unknown_user=True, databases=['subuid'],
+                           allow_move=True), capsys)
     assert rc == 0, res
     assert env.read('subuid') == b'mallory:215536:65536\n1005:150000:65536\n'
     assert res['subgid'] is None
@@ -296,3 +309,138 @@ def test_foreign_overlap_is_warned_not_touched(env, capsys, monkeypatch):
 def test_bad_name_refused(env, capsys):
     rc, res = run(env.args(name='a:b', allow_unknown_user=True), capsys)
     assert rc == 1 and 'owner field' in res['msg']
+
+
+# --------------------------------------------------------------------------- security fixes
+
+@pytest.fixture
+def warned(monkeypatch):
+    msgs = []
+    monkeypatch.setattr(basic.AnsibleModule, 'warn', lambda self, msg, **kw: msgs.append(msg))
+    return msgs
+
+
+@pytest.mark.parametrize('name', ['0', '1000', '1005', '99999999999999999999'])
+def test_numeric_name_with_allow_unknown_user_refused(env, capsys, name):
+    before = snapshot(env)
+    rc, res = run(env.args(name=name, allow_unknown_user=True), capsys)
+    assert rc == 1
+    assert 'only of digits' in res['msg'] and 'nothing was changed' in res['msg']
+    assert snapshot(env) == before and res['changed'] is False
+
+
+def test_numeric_name_with_allow_unknown_user_refused_for_absent(env, capsys):
+    before = snapshot(env)
+    rc, res = run(env.args(name='1001', state='absent', allow_unknown_user=True), capsys)
+    assert rc == 1 and 'only of digits' in res['msg']
+    assert snapshot(env) == before
+
+
+def test_numeric_name_of_unknown_uid_refused(env, capsys):
+    before = snapshot(env)
+    rc, res = run(env.args(name='1005'), capsys)
+    assert rc == 1 and 'no account has uid 1005' in res['msg']
+    assert snapshot(env) == before
+
+
+def test_numeric_name_is_the_account_with_that_uid(env, capsys):
+    gaps = env.read('subgid').decode()
+    before = snapshot(env)
+    rc, res = run(env.args(name='1001', _ansible_check_mode=True, _ansible_diff=True), capsys)
+    assert rc == 0, res
+    # dave's numeric line in subuid is his: kept; in subgid he gets a line under his name
+    assert res['subuid'] == {'start': 231072, 'count': 65536}
+    assert res['diff'][0]['before'] == res['diff'][0]['after']
+    assert res['diff'][1]['after'] == gaps + 'dave:300010:65536\n'
+    assert snapshot(env) == before
+
+
+def test_root_by_number_only_without_allow_unknown_user(env, capsys):
+    env.subuid.write_bytes(b'')
+    rc, res = run(env.args(name='0', databases=['subuid']), capsys)
+    assert rc == 0, res
+    assert env.read('subuid') == b'root:100000:65536\n'
+
+
+@pytest.mark.parametrize('name', ['user@corp', '-rf', 'x' * 33, '1abc'])
+def test_unknown_invalid_login_name_refused(env, capsys, name):
+    before = snapshot(env)
+    rc, res = run(env.args(name=name, allow_unknown_user=True), capsys)
+    assert rc == 1 and 'nothing was changed' in res['msg']
+    assert snapshot(env) == before
+
+
+def test_overlapping_range_fails_and_nothing_written(env, capsys, warned):
+    # subuid (first) would get a new line for erin; subgid has erin's contested range
+    env.subgid.write_bytes(b'bob:100000:65536\nerin:150000:65536\n')
+    before = snapshot(env)
+    rc, res = run(env.args(name='erin'), capsys)
+    assert rc == 1
+    assert "erin's range 150000-215535 (line 2)" in res['msg']
+    assert "bob's range 100000-165535 (line 1)" in res['msg']
+    assert '15536 ids 150000-165535' in res['msg']
+    assert 'allow_move' in res['msg'] and str(env.subgid) in res['msg']
+    assert snapshot(env) == before and res['changed'] is False
+
+
+def test_allow_move_moves_warns_and_returns(env, capsys, warned):
+    env.subgid.write_bytes(b'bob:100000:65536\nerin:150000:65536\n')
+    rc, res = run(env.args(name='erin', allow_move=True), capsys)
+    assert rc == 0, res
+    assert env.read('subgid') == b'bob:100000:65536\nerin:165536:65536\n'
+    assert res['moved'] == {'subgid': {'from': [{'start': 150000, 'count': 65536, 'line': 2}],
+                                       'to': {'start': 165536, 'count': 65536}}}
+    moves = [w for w in warned if 'moved' in w]
+    assert len(moves) == 1
+    assert '150000-215535' in moves[0] and '165536-231071' in moves[0] and str(env.subgid) in moves[0]
+    # second run: nothing to move
+    rc, res = run(env.args(name='erin', allow_move=True), capsys)
+    assert rc == 0 and res['changed'] is False and res['moved'] == {}
+
+
+def test_grow_that_must_move_fails_then_allowed(env, capsys, warned):
+    before = snapshot(env)
+    rc, res = run(env.args(name='bob', count=131072, databases=['subuid']), capsys)
+    assert rc == 1 and 'allow_move' in res['msg'] and 'nothing was changed' in res['msg']
+    assert snapshot(env) == before
+    rc, res = run(env.args(name='bob', count=131072, databases=['subuid'], allow_move=True), capsys)
+    assert rc == 0
+    assert res['moved']['subuid']['from'] == [{'start': 165536, 'count': 65536, 'line': 5}]
+    assert res['moved']['subuid']['to'] == {'start': 362144, 'count': 131072}
+
+
+def test_grow_in_place_is_no_move(env, capsys, warned):
+    env.subuid.write_bytes(b'bob:100000:65536\n')
+    rc, res = run(env.args(name='bob', count=131072, databases=['subuid']), capsys)
+    assert rc == 0 and res['moved'] == {} and not [w for w in warned if 'moved' in w]
+    assert env.read('subuid') == b'bob:100000:131072\n'
+
+
+def test_explicit_start_moves_with_warning(env, capsys, warned):
+    rc, res = run(env.args(name='carol', start=900000, databases=['subuid']), capsys)
+    assert rc == 0, res
+    assert res['moved'] == {'subuid': {'from': [{'start': 296608, 'count': 65536, 'line': 9}],
+                                       'to': {'start': 900000, 'count': 65536}}}
+    assert [w for w in warned if 'moved' in w and '296608-362143' in w and '900000-965535' in w]
+
+
+def test_check_mode_reports_move_and_writes_nothing(env, capsys, warned):
+    env.subgid.write_bytes(b'bob:100000:65536\nerin:150000:65536\n')
+    before = snapshot(env)
+    rc, res = run(env.args(name='erin', allow_move=True, _ansible_check_mode=True), capsys)
+    assert rc == 0 and res['changed'] is True and 'subgid' in res['moved']
+    assert snapshot(env) == before
+
+
+@pytest.mark.parametrize('database', ['subuid', 'subgid'])
+@pytest.mark.parametrize('line', [b'bob:4294967290:65536', b'bob:99999999999999999999:1',
+                                  b'bob:0:4294967296'])
+def test_line_past_id_space_fails_nothing_written(env, capsys, database, line):
+    path = env.subuid if database == 'subuid' else env.subgid
+    path.write_bytes(path.read_bytes() + line + b'\n')
+    lineno = path.read_bytes().count(b'\n')
+    before = snapshot(env)
+    rc, res = run(env.args(name='erin'), capsys)
+    assert rc == 1
+    assert '%s:%d' % (path, lineno) in res['msg'] and 'nothing was changed' in res['msg']
+    assert snapshot(env) == before and res['changed'] is False

@@ -141,6 +141,25 @@ def test_current_context(tmp_path, content, context):
     assert rf.current_context(str(path)) == context
 
 
+def test_files_in_a_users_home_are_read_without_following_links(alice):
+    """Run as root: a link the user planted must not make root read (and report) another
+    file, and a FIFO must not make the inspection hang."""
+    home = alice / 'home' / 'alice'
+    secret = alice / 'shadow'
+    secret.write_text('{"currentContext": "root-secret"}\n# BEGIN nsguard.docker.rootless\n'
+                      'root:$6$hash\n# END nsguard.docker.rootless\n')
+    (home / '.docker').mkdir()
+    os.symlink(str(secret), str(home / '.docker' / 'config.json'))
+    os.symlink(str(secret), str(home / '.profile'))
+    facts = facts_of(alice)
+    assert facts['context'] is None
+    assert facts['profile'] is None
+    os.unlink(str(home / '.profile'))
+    os.mkfifo(str(home / '.profile'))
+    assert facts_of(alice)['profile'] is None
+    assert rf.read_user_text(str(secret)) is not None  # a regular file is read
+
+
 def test_group_members(tmp_path):
     group = tmp_path / 'group'
     group.write_text('root:x:0:\ndocker:x:999:mallory,alice\nbroken line\nusers:x:100:\n')
