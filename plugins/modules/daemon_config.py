@@ -338,7 +338,10 @@ def main():
         state = fileops.read_file(path, params['follow'])
         previous, before_text = daemon_json.load_text(daemon_json.decode(state.data, path), path)
     except (fileops.FileOpsError, daemon_json.DaemonJsonError) as exc:
-        module.fail_json(msg='%s; the file was left unchanged' % to_native(exc), **result)
+        msg = to_native(exc)
+        if 'nothing was changed' not in msg:
+            msg += '; the file was left unchanged'
+        module.fail_json(msg=msg, **result)
     result['previous'] = previous
     if state.real != path:
         result['real_path'] = state.real
