@@ -404,11 +404,55 @@ def scenario_sequence(scenario):
     return seq, platforms
 
 
-def run_teed(argv, env):
-    """Run argv, streaming its output as usual and keeping it for the failure digest."""
+# A guest kernel that dies under TCG (seen: a double fault in kmem_cache_alloc_node, 499 s
+# into a rootless converge) leaves QEMU running and the guest silent: Ansible's SSH session
+# then waits forever. The lab watches the consoles, ends the stage, and retries the scenario
+# once on a fresh VM; a second crash fails it.
+GUEST_CRASH = re.compile(r"Kernel panic - not syncing|PANIC: double fault")
+WATCH_INTERVAL = 10
+
+
+def guest_crash(name):
+    """The console line showing that VM `name`'s kernel died, or None."""
+    try:
+        with open(os.path.join(instance_dir(name), "console.log"), errors="replace") as f:
+            for line in f:
+                if GUEST_CRASH.search(line):
+                    return line.strip()
+    except OSError:
+        pass
+    return None
+
+
+class GuestCrashed(LabError):
+    """A VM's kernel died (emulation fault, not a test's finding): worth one retry."""
+
+    def __init__(self, msg, output=()):
+        super().__init__(msg)
+        self.output = list(output)
+
+
+def run_teed(argv, env, crashed=None, interval=WATCH_INTERVAL):
+    """Run argv, streaming its output as usual and keeping it for the failure digest.
+
+    ``crashed``: a callable polled every ``interval`` seconds; when it returns a text, the
+    run is killed and :class:`GuestCrashed` raised with that text."""
     output = []
     proc = subprocess.Popen(argv, cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                             text=True, errors="replace", bufsize=1)
+    found = []
+    if crashed is not None:
+        import threading
+
+        def watch():
+            while proc.poll() is None:
+                why = crashed()
+                if why:
+                    found.append(why)
+                    proc.kill()
+                    return
+                time.sleep(interval)
+        threading.Thread(target=watch, daemon=True).start()
     try:
         for line in proc.stdout:
             sys.stdout.write(line)
@@ -421,6 +465,8 @@ def run_teed(argv, env):
     finally:
         proc.stdout.close()
         sys.stdout.flush()
+    if found:
+        raise GuestCrashed("a VM's kernel died: %s" % found[0], output)
     return proc.returncode, output
 
 
@@ -527,6 +573,83 @@ def scenario_digest(scenario, stage, output, platforms):
     return "\n".join(text) + "\n\n"
 
 
+def run_scenario(scenario, molecule, out_dir, may_retry):
+    """Run one scenario's stages on fresh VMs: "passed", "failed" (in the digest), or
+    "retry" when a VM's kernel died and ``may_retry`` allows one more attempt."""
+    seq, platforms = scenario_sequence(scenario)
+    record = {"scenario": scenario, "started": datetime.datetime.now(datetime.timezone.utc).isoformat(),
+              "image": recipe_hash(), "stages": {}, "result": "passed"}
+    # Each task's wall time, per stage (callback_plugins/task_times.py).
+    task_times = os.path.join(out_dir, "%s-tasks.jsonl" % scenario)
+    with contextlib.suppress(FileNotFoundError):
+        os.remove(task_times)
+    env = dict(os.environ, NSGUARD_TASK_TIMES=task_times,
+               ANSIBLE_CALLBACK_PLUGINS=os.path.join(HERE, "callback_plugins"),
+               ANSIBLE_CALLBACKS_ENABLED="task_times")
+    started = time.time()
+    stage, output, outcome = None, [], "passed"
+
+    def crashed():
+        return next(filter(None, (guest_crash(name) for name in platforms)), None)
+    try:
+        for stage in seq:
+            if stage in ("destroy", "cleanup") and stage != seq[-1]:
+                continue  # the run starts from nothing; only the final destroy matters
+            if stage == "destroy":
+                break
+            t0 = time.time()
+            log("scenario %s: %s" % (scenario, stage))
+            if stage == "check":
+                mark_before_check(platforms)
+            rc, output = run_teed([molecule, stage.replace("_", "-"), "-s", scenario],
+                                  env=dict(env, NSGUARD_STAGE=stage), crashed=crashed)
+            record["stages"][stage] = round(time.time() - t0, 1)
+            if rc != 0:
+                raise LabError("molecule %s failed for scenario %s" % (stage, scenario))
+            if stage == "check":
+                untruthful = written_by_check(platforms)
+                if untruthful:
+                    output = ["ERROR    " + line for line in untruthful]
+                    for line in output:
+                        print(line, flush=True)
+                    raise LabError("check mode changed %d path(s) in scenario %s" % (len(untruthful), scenario))
+    except GuestCrashed as e:
+        record["stages"][stage] = round(time.time() - t0, 1)
+        for name in platforms:
+            print_console(name, lines=60)
+        if may_retry:
+            outcome = "retry"
+            record["result"] = "retried: %s in stage %s" % (e, stage)
+        else:
+            outcome = "failed"
+            record["result"] = "failed: %s in stage %s" % (e, stage)
+            with open(digest_path(), "a") as f:
+                f.write(scenario_digest(scenario, stage, e.output, platforms))
+    except (LabError, KeyboardInterrupt) as e:
+        outcome = "failed"
+        record["result"] = "failed: %s" % e
+        for name in platforms:
+            print_console(name, lines=120)
+        with open(digest_path(), "a") as f:
+            f.write(scenario_digest(scenario, stage, output, platforms))
+        if isinstance(e, KeyboardInterrupt):
+            raise
+    finally:
+        t0 = time.time()
+        subprocess.run([molecule, "destroy", "-s", scenario], cwd=REPO, check=False)
+        for name in platforms:
+            down(name)
+        record["stages"]["destroy"] = round(time.time() - t0, 1)
+        record["total"] = round(time.time() - started, 1)
+        with open(os.path.join(out_dir, "%s.json" % scenario), "w") as f:
+            json.dump(record, f, indent=2)
+        with open(image_paths()["timings"], "a") as f:
+            f.write(json.dumps(record) + "\n")
+        log("scenario %s %s in %.0fs: %s" % (scenario, record["result"], record["total"],
+                                             json.dumps(record["stages"])))
+    return outcome
+
+
 def test_scenarios(scenarios):
     molecule = os.path.join(os.path.dirname(sys.executable), "molecule")
     failed = []
@@ -535,62 +658,12 @@ def test_scenarios(scenarios):
     with contextlib.suppress(FileNotFoundError):
         os.remove(digest_path())
     for scenario in scenarios:
-        seq, platforms = scenario_sequence(scenario)
-        record = {"scenario": scenario, "started": datetime.datetime.now(datetime.timezone.utc).isoformat(),
-                  "image": recipe_hash(), "stages": {}, "result": "passed"}
-        # Each task's wall time, per stage (callback_plugins/task_times.py).
-        task_times = os.path.join(out_dir, "%s-tasks.jsonl" % scenario)
-        with contextlib.suppress(FileNotFoundError):
-            os.remove(task_times)
-        env = dict(os.environ, NSGUARD_TASK_TIMES=task_times,
-                   ANSIBLE_CALLBACK_PLUGINS=os.path.join(HERE, "callback_plugins"),
-                   ANSIBLE_CALLBACKS_ENABLED="task_times")
-        started = time.time()
-        stage, output = None, []
-        try:
-            for stage in seq:
-                if stage in ("destroy", "cleanup") and stage != seq[-1]:
-                    continue  # the run starts from nothing; only the final destroy matters
-                if stage == "destroy":
-                    break
-                t0 = time.time()
-                log("scenario %s: %s" % (scenario, stage))
-                if stage == "check":
-                    mark_before_check(platforms)
-                rc, output = run_teed([molecule, stage.replace("_", "-"), "-s", scenario],
-                                      env=dict(env, NSGUARD_STAGE=stage))
-                record["stages"][stage] = round(time.time() - t0, 1)
-                if rc != 0:
-                    raise LabError("molecule %s failed for scenario %s" % (stage, scenario))
-                if stage == "check":
-                    untruthful = written_by_check(platforms)
-                    if untruthful:
-                        output = ["ERROR    " + line for line in untruthful]
-                        for line in output:
-                            print(line, flush=True)
-                        raise LabError("check mode changed %d path(s) in scenario %s" % (len(untruthful), scenario))
-        except (LabError, KeyboardInterrupt) as e:
-            record["result"] = "failed: %s" % e
+        outcome = run_scenario(scenario, molecule, out_dir, may_retry=True)
+        if outcome == "retry":
+            log("scenario %s: a VM's kernel died; once more on a fresh VM" % scenario)
+            outcome = run_scenario(scenario, molecule, out_dir, may_retry=False)
+        if outcome != "passed":
             failed.append(scenario)
-            for name in platforms:
-                print_console(name, lines=120)
-            with open(digest_path(), "a") as f:
-                f.write(scenario_digest(scenario, stage, output, platforms))
-            if isinstance(e, KeyboardInterrupt):
-                raise
-        finally:
-            t0 = time.time()
-            subprocess.run([molecule, "destroy", "-s", scenario], cwd=REPO, check=False)
-            for name in platforms:
-                down(name)
-            record["stages"]["destroy"] = round(time.time() - t0, 1)
-            record["total"] = round(time.time() - started, 1)
-            with open(os.path.join(out_dir, "%s.json" % scenario), "w") as f:
-                json.dump(record, f, indent=2)
-            with open(image_paths()["timings"], "a") as f:
-                f.write(json.dumps(record) + "\n")
-            log("scenario %s %s in %.0fs: %s" % (scenario, record["result"], record["total"],
-                                                 json.dumps(record["stages"])))
     return failed
 
 

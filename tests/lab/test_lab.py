@@ -130,6 +130,49 @@ def test_run_teed_streams_and_keeps_the_output(capfd):
     assert "out" in capfd.readouterr().out
 
 
+def test_a_guest_kernel_panic_is_seen_on_the_console(monkeypatch, tmp_path):
+    monkeypatch.setattr(lab, "instance_dir", lambda name: str(tmp_path / name))
+    (tmp_path / "vm").mkdir()
+    console = tmp_path / "vm" / "console.log"
+    assert lab.guest_crash("vm") is None  # no console yet
+    console.write_text("Ubuntu 24.04.5 LTS nsguard-lab ttyS0\nBUG: soft lockup - CPU#0 stuck for 23s!\n")
+    assert lab.guest_crash("vm") is None  # a soft lockup under load is not a crash
+    console.write_text("login: [  499.8] traps: PANIC: double fault, error_code: 0x0\n"
+                       "[  499.9] Kernel panic - not syncing: Fatal exception in interrupt\n")
+    assert "double fault" in lab.guest_crash("vm")
+
+
+def test_run_teed_ends_a_run_whose_guest_died(capfd):
+    started = time.time()
+    calls = []
+
+    def crashed():
+        calls.append(1)
+        return "Kernel panic - not syncing" if len(calls) > 1 else None
+    with pytest.raises(lab.GuestCrashed) as err:
+        lab.run_teed([sys.executable, "-c", "import time; print('waiting', flush=True); time.sleep(60)"],
+                     env=dict(os.environ), crashed=crashed, interval=0.1)
+    assert time.time() - started < 30
+    assert "Kernel panic" in str(err.value) and err.value.output == ["waiting"]
+    rc, output = lab.run_teed([sys.executable, "-c", "print('ok')"], env=dict(os.environ),
+                              crashed=lambda: None, interval=0.1)
+    assert rc == 0 and output == ["ok"]
+
+
+def test_a_scenario_is_retried_once_after_a_guest_crash(monkeypatch, tmp_path):
+    monkeypatch.setattr(lab, "digest_path", lambda: str(tmp_path / "lab-failures.txt"))
+    monkeypatch.setattr(lab, "REPO", str(tmp_path))
+    outcomes = iter(["retry", "passed", "retry", "retry", "failed"])
+    seen = []
+
+    def run_scenario(scenario, molecule, out_dir, may_retry):
+        seen.append((scenario, may_retry))
+        return next(outcomes)
+    monkeypatch.setattr(lab, "run_scenario", run_scenario)
+    assert lab.test_scenarios(["a", "b", "c"]) == ["b", "c"]
+    assert seen == [("a", True), ("a", False), ("b", True), ("b", False), ("c", True)]
+
+
 def test_check_writes_command_lists_only_what_changed_after_the_mark(tmp_path):
     etc, home, bob = tmp_path / "etc", tmp_path / "home" / "alice", tmp_path / "home" / "bob"
     (home / "lib" / "__pycache__").mkdir(parents=True)
