@@ -278,32 +278,55 @@ def qemu_pid(name):
         return None
 
 
+# Every VM gets the same memory and CPUs: a saved state restores only into the machine it
+# was taken from. 3 GiB fits two rootless daemons; 24 GiB hosts run one VM at a time.
+VM_MEMORY = 3072
+VM_CPUS = 2
+BOOT_TIMEOUT = 300  # seconds per attempt: a cold boot took 118-154 s beside a busy process
+
+
 def ssh_base(inst):
+    # ServerAlive: a guest that stops answering ends the command instead of hanging it.
     return ["ssh", "-q", "-o", "BatchMode=yes", "-o", "StrictHostKeyChecking=no",
-            "-o", "UserKnownHostsFile=/dev/null", "-o", "ConnectTimeout=5", "-o", "LogLevel=ERROR",
+            "-o", "UserKnownHostsFile=/dev/null", "-o", "ConnectTimeout=20", "-o", "LogLevel=ERROR",
+            "-o", "ServerAliveInterval=15", "-o", "ServerAliveCountMax=8",
             "-i", inst["identity_file"], "-p", str(inst["port"]), "%s@%s" % (inst["user"], inst["address"])]
 
 
-def boot(name, p, memory, cpus):
-    d = instance_dir(name)
-    shutil.rmtree(d, ignore_errors=True)
-    os.makedirs(d)
-    overlay = os.path.join(d, "overlay.qcow2")
-    run(["qemu-img", "create", "-q", "-f", "qcow2", "-b", p["image"], "-F", "qcow2", overlay])
-    port = free_port()
-    console = os.path.join(d, "console.log")
+def qemu_command(name, p, overlay, port, console, pidfile, qmp_sock, incoming=None):
+    """QEMU's command line. A saved state restores only into the machine it was saved
+    from, so this is the one place the machine is described; names, paths and ports vary."""
     cmd = ["qemu-system-x86_64", "-name", "nsguard-" + name, "-machine", "q35",
-           "-accel", "tcg,thread=multi", "-cpu", "max", "-smp", str(cpus), "-m", str(memory),
+           "-accel", "tcg,thread=multi", "-cpu", "max", "-smp", str(VM_CPUS), "-m", str(VM_MEMORY),
            "-kernel", p["kernel"], "-initrd", p["initrd"],
            "-append", "root=/dev/vda rw console=ttyS0 net.ifnames=0",
            "-drive", "file=%s,if=virtio,format=qcow2,cache=unsafe,discard=unmap" % overlay,
            "-netdev", "user,id=n0,hostfwd=tcp:127.0.0.1:%d-:22" % port,
            "-device", "virtio-net-pci,netdev=n0", "-device", "virtio-rng-pci",
            "-display", "none", "-vga", "none", "-serial", "file:" + console,
-           "-daemonize", "-pidfile", os.path.join(d, "qemu.pid")]
-    run(cmd)
+           "-qmp", "unix:%s,server=on,wait=off" % qmp_sock,
+           "-daemonize", "-pidfile", pidfile]
+    if incoming:
+        cmd += ["-incoming", "exec:cat %s" % shlex.quote(incoming)]
+    return cmd
+
+
+def boot(name, p, layer=None):
+    """Start VM `name`: a cold boot of the base image or, given a layer, a restore of the
+    layer's saved running state (seconds, not a boot) on an overlay of the layer's disk."""
+    d = instance_dir(name)
+    shutil.rmtree(d, ignore_errors=True)
+    os.makedirs(d)
+    overlay = os.path.join(d, "overlay.qcow2")
+    backing = layer["disk"] if layer else p["image"]
+    run(["qemu-img", "create", "-q", "-f", "qcow2", "-b", backing, "-F", "qcow2", overlay])
+    port = free_port()
+    console = os.path.join(d, "console.log")
+    run(qemu_command(name, p, overlay, port, console, os.path.join(d, "qemu.pid"),
+                     os.path.join(d, "qmp.sock"), incoming=layer["state"] if layer else None))
     inst = {"instance": name, "address": "127.0.0.1", "port": port, "user": "vagrant",
-            "identity_file": p["key"], "console": console, "overlay": overlay}
+            "identity_file": p["key"], "console": console, "overlay": overlay,
+            "layer": layer["name"] if layer else None}
     with open(os.path.join(d, "instance.json"), "w") as f:
         json.dump(inst, f, indent=2)
     return inst
@@ -314,13 +337,63 @@ def wait_for_ssh(name, inst, timeout):
     while time.time() < deadline:
         if qemu_pid(name) is None:
             raise LabError("QEMU for %s exited during boot" % name)
-        r = subprocess.run(check=False, args=ssh_base(inst) + ["systemctl is-system-running --wait >/dev/null; true"],
-                           stdin=subprocess.DEVNULL, capture_output=True,
-                           timeout=max(5, deadline - time.time()))
+        try:
+            r = subprocess.run(check=False, args=ssh_base(inst) + ["systemctl is-system-running --wait >/dev/null; true"],
+                               stdin=subprocess.DEVNULL, capture_output=True,
+                               timeout=max(5, deadline - time.time()))
+        except subprocess.TimeoutExpired:
+            break
         if r.returncode == 0:
             return
         time.sleep(2)
     raise LabError("no SSH on 127.0.0.1:%d after %ds" % (inst["port"], timeout))
+
+
+def ssh_run(inst, command, timeout, stdin=None):
+    """Run `command` as root on the VM of `inst`: its stdout lines; LabError if it fails
+    or outlives `timeout`."""
+    try:
+        r = subprocess.run(ssh_base(inst) + ["sudo sh -c %s" % shlex.quote(command)], check=False,
+                           stdin=stdin if stdin is not None else subprocess.DEVNULL,
+                           capture_output=True, text=True, timeout=timeout)
+    except subprocess.TimeoutExpired:
+        raise LabError("on %s, `%s` did not finish in %ds" % (inst["instance"], command.strip()[:200], timeout))
+    if r.returncode != 0:
+        raise LabError("on %s, `%s` exited %d: %s" % (inst["instance"], command.strip()[:200], r.returncode,
+                                                      (r.stderr.strip() or r.stdout.strip())[-1500:]))
+    return r.stdout.splitlines()
+
+
+def resume_restored(name, timeout):
+    """Run a VM restored from a layer once its state is read in: the state was saved from
+    a stopped VM, and QEMU keeps a migrated VM in the run state it came with."""
+    deadline = time.time() + timeout
+    sock = os.path.join(instance_dir(name), "qmp.sock")
+    while not os.path.exists(sock):
+        if qemu_pid(name) is None or time.time() > deadline:
+            raise LabError("QEMU for %s did not start" % name)
+        time.sleep(0.2)
+    qmp = QMP(sock)
+    try:
+        while True:
+            migration = qmp.call("query-migrate").get("status")
+            if migration == "failed":
+                raise LabError("restoring %s: reading the saved state failed" % name)
+            if migration == "completed":
+                break
+            if time.time() > deadline:
+                raise LabError("restoring %s: the saved state was not read in %ds" % (name, timeout))
+            time.sleep(0.2)
+        if not qmp.call("query-status").get("running"):
+            qmp.call("cont")
+    finally:
+        qmp.close()
+
+
+def set_guest_clock(inst):
+    """A restored guest's clock stands where its state was saved, hours or days ago (apt
+    would find the archive's Release files "not valid yet"): set it from the host's."""
+    ssh_run(inst, "date -u -s @%d >/dev/null" % int(time.time()), timeout=60)
 
 
 def console_tail(name, lines):
@@ -340,14 +413,21 @@ def print_console(name, lines=80):
     sys.stderr.write("\n".join(tail) + "\n----- end of console -----\n")
 
 
-def up(name, memory=2048, cpus=2, timeout=240, attempts=2):
+def up(name, layer=None, timeout=BOOT_TIMEOUT, attempts=2):
+    """Boot VM `name` (or restore it from a layer) and wait for SSH; one retry."""
     p = build()
+    spec = ensure_layer(layer) if layer else None
     for attempt in range(1, attempts + 1):
         started = time.time()
         try:
-            inst = boot(name, p, memory, cpus)
+            inst = boot(name, p, spec)
+            if spec:
+                resume_restored(name, timeout)
             wait_for_ssh(name, inst, timeout)
-            log("%s up in %.0fs on 127.0.0.1:%d" % (name, time.time() - started, inst["port"]))
+            if spec:
+                set_guest_clock(inst)
+            log("%s up in %.0fs on 127.0.0.1:%d (%s)" % (name, time.time() - started, inst["port"],
+                                                         "layer " + layer if layer else "cold boot"))
             return inst
         except (LabError, subprocess.SubprocessError) as e:
             log("attempt %d/%d for %s failed: %s" % (attempt, attempts, name, e))
@@ -359,6 +439,204 @@ def up(name, memory=2048, cpus=2, timeout=240, attempts=2):
             down(name)
             raise
     raise AssertionError("unreachable")
+
+
+# --------------------------------------------------------------------------- layers
+
+# A layer is a prepared host: the saved running state of a VM (a QEMU migration into a
+# file) and the disk it had at that moment. A scenario's platform names its layer
+# (`layer:` in molecule.yml); its VM restores from it in seconds, booted and with what
+# every scenario of its kind would otherwise install in prepare. A layer is cached under a
+# hash of all that made it (parent, script, uploaded files, machine, QEMU version) and
+# built when absent. Layers hold only the distribution's and the stand-in's packages,
+# never this collection's code: changing a role must not make the cache cold, and what
+# the roles do is proved by the scenarios, on top of a layer.
+LAYER_VERSION = "1"
+LAYER_SCRIPTS = {
+    # Booted and settled, with the fixtures copied in once (not by Ansible in each
+    # prepare): the stand-in repository, its busybox root filesystem, the pool's runc.
+    "ready": "\n".join([
+        "set -eux",
+        "test -f /srv/docker-standin/gpg && test -f /srv/busybox-rootfs.tar",
+        "apt-get -q update",
+    ]),
+    # The distribution's docker.io with its rootful daemon running (audit, userns_remap).
+    "docker.io": "\n".join([
+        "set -eux",
+        "export DEBIAN_FRONTEND=noninteractive",
+        "apt-get -qy install --no-install-recommends docker.io",
+        "apt-get clean",
+        "systemctl is-active docker.service",
+    ]),
+    # Docker CE from the stand-in repository as on a rootless-only host: the rootful
+    # units masked before the packages could start them (rootless).
+    "docker-ce": "\n".join([
+        "set -eux",
+        "export DEBIAN_FRONTEND=noninteractive",
+        "install -d -m 0755 /etc/apt/keyrings",
+        "cp /srv/docker-standin/gpg /etc/apt/keyrings/docker.asc",
+        "printf 'Types: deb\\nURIs: file:///srv/docker-standin\\nSuites: noble\\nComponents: stable\\n"
+        "Signed-By: /etc/apt/keyrings/docker.asc\\n' > /etc/apt/sources.list.d/docker.sources",
+        "systemctl mask docker.service docker.socket",
+        "apt-get -q update",
+        "apt-get -qy install --no-install-recommends docker-ce docker-ce-cli containerd.io"
+        " docker-ce-rootless-extras docker-buildx-plugin docker-compose-plugin",
+        "apt-get clean",
+        "test ! -e /var/run/docker.sock",
+    ]),
+}
+LAYER_PARENTS = {"ready": None, "docker.io": "ready", "docker-ce": "ready"}
+LAYER_TIMEOUT = 1800
+
+
+def qemu_version():
+    out = subprocess.run(["qemu-system-x86_64", "--version"], check=True, capture_output=True, text=True).stdout
+    return out.splitlines()[0]
+
+
+def layer_uploads(name):
+    """(local file, shell reading it on stdin as root) pairs a layer copies into its VM."""
+    if name != "ready":
+        return []
+    # standin_repo imports this module: import it only here.
+    import standin_repo  # pylint: disable=import-outside-toplevel
+    info = standin_repo.build()
+    pool = image_paths()["pool"]
+    runc = sorted(f for f in os.listdir(pool) if f.startswith("runc_"))[-1]
+    return [
+        (info["tar"], "tar -x -C /srv -f -"),
+        (info["busybox_tar"], "cat > /srv/busybox-rootfs.tar"),
+        (os.path.join(pool, runc), "install -d /srv/lab-pool && cat > /srv/lab-pool/runc.deb"),
+    ]
+
+
+def file_digest(path):
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def layer_hash(name, uploads=None):
+    if name not in LAYER_SCRIPTS:
+        raise LabError("no layer %r (layers: %s)" % (name, ", ".join(sorted(LAYER_SCRIPTS))))
+    parent = LAYER_PARENTS[name]
+    h = hashlib.sha256()
+    for part in (LAYER_VERSION, name, LAYER_SCRIPTS[name], str(VM_MEMORY), str(VM_CPUS), qemu_version(),
+                 layer_hash(parent) if parent else recipe_hash()):
+        h.update(part.encode() + b"\0")
+    for local, command in (layer_uploads(name) if uploads is None else uploads):
+        h.update(file_digest(local).encode() + b"\0" + command.encode() + b"\0")
+    return h.hexdigest()[:16]
+
+
+def layer_paths(name, digest):
+    d = os.path.join(cache_root(), "layers", "%s-%s" % (name, digest))
+    return {"name": name, "dir": d, "disk": os.path.join(d, "disk.qcow2"),
+            "state": os.path.join(d, "state"), "info": os.path.join(d, "layer.json")}
+
+
+class QMP:
+    """The few QEMU Machine Protocol calls the lab needs (stop, migrate, query, quit)."""
+
+    def __init__(self, path, timeout=60):
+        self.sock = socket.socket(socket.AF_UNIX)
+        self.sock.settimeout(timeout)
+        self.sock.connect(path)
+        self.file = self.sock.makefile("rw")
+        json.loads(self.file.readline())  # the greeting
+        self.call("qmp_capabilities")
+
+    def call(self, command, arguments=None):
+        msg = {"execute": command}
+        if arguments:
+            msg["arguments"] = arguments
+        self.file.write(json.dumps(msg) + "\n")
+        self.file.flush()
+        while True:
+            line = self.file.readline()
+            if not line:
+                if command == "quit":
+                    return {}
+                raise LabError("QMP closed during %s" % command)
+            reply = json.loads(line)
+            if "return" in reply:
+                return reply["return"]
+            if "error" in reply:
+                raise LabError("QMP %s: %s" % (command, reply["error"].get("desc")))
+            # anything else is an asynchronous event
+
+    def close(self):
+        self.file.close()
+        self.sock.close()
+
+
+def save_state(name, state, timeout=600):
+    """Stop VM `name`, write its whole running state to `state` and end QEMU; its overlay
+    then holds the disk exactly as the state expects it."""
+    qmp = QMP(os.path.join(instance_dir(name), "qmp.sock"))
+    try:
+        qmp.call("stop")
+        qmp.call("migrate", {"uri": "exec:cat > %s" % shlex.quote(state)})
+        deadline = time.time() + timeout
+        while True:
+            status = qmp.call("query-migrate").get("status")
+            if status == "completed":
+                break
+            if status in ("failed", "cancelled") or time.time() > deadline:
+                raise LabError("saving the state of %s: migration %s" % (name, status))
+            time.sleep(0.5)
+        qmp.call("quit")
+    finally:
+        qmp.close()
+    deadline = time.time() + 60
+    while qemu_pid(name) is not None and time.time() < deadline:
+        time.sleep(0.2)
+
+
+def ensure_layer(name):
+    """The paths of layer `name`, built first (with its parents) if it is not cached."""
+    uploads = layer_uploads(name)
+    lp = layer_paths(name, layer_hash(name, uploads))
+    if os.path.exists(lp["info"]):
+        return lp
+    parent = LAYER_PARENTS[name]
+    started = time.time()
+    vm = "layer-" + name.replace(".", "-")
+    log("building layer %s on %s" % (name, "layer " + parent if parent else "a cold boot"))
+    os.makedirs(os.path.dirname(lp["dir"]), exist_ok=True)
+    work = tempfile.mkdtemp(prefix="build-%s-" % name, dir=os.path.dirname(lp["dir"]))
+    try:
+        inst = up(vm, layer=parent)
+        for local, command in uploads:
+            with open(local, "rb") as f:
+                ssh_run(inst, command, timeout=LAYER_TIMEOUT, stdin=f)
+        ssh_run(inst, LAYER_SCRIPTS[name] + "\nsync\n", timeout=LAYER_TIMEOUT)
+        save_state(vm, os.path.join(work, "state"))
+        shutil.move(inst["overlay"], os.path.join(work, "disk.qcow2"))
+        with open(os.path.join(work, "layer.json"), "w") as f:
+            json.dump({"name": name, "parent": parent, "hash": os.path.basename(lp["dir"]),
+                       "built": datetime.datetime.now(datetime.timezone.utc).isoformat(),
+                       "seconds": round(time.time() - started)}, f, indent=2)
+        shutil.rmtree(lp["dir"], ignore_errors=True)
+        os.rename(work, lp["dir"])
+    finally:
+        down(vm)
+        shutil.rmtree(work, ignore_errors=True)
+    prune_layers()
+    log("layer %s ready in %.0fs" % (name, time.time() - started))
+    return lp
+
+
+def prune_layers():
+    """Remove cached layers no current recipe names (a rebuilt parent orphans its children)."""
+    root = os.path.join(cache_root(), "layers")
+    keep = set("%s-%s" % (name, layer_hash(name)) for name in LAYER_SCRIPTS)
+    for entry in os.listdir(root):
+        if entry not in keep and not entry.startswith("build-"):
+            log("removing stale layer %s" % entry)
+            shutil.rmtree(os.path.join(root, entry), ignore_errors=True)
 
 
 def down(name):
@@ -424,6 +702,14 @@ def guest_crash(name):
     return None
 
 
+class StageTimeout(LabError):
+    """A stage outlived its bound: its output so far goes to the failure digest."""
+
+    def __init__(self, msg, output=()):
+        super().__init__(msg)
+        self.output = list(output)
+
+
 class GuestCrashed(LabError):
     """A VM's kernel died (emulation fault, not a test's finding): worth one retry."""
 
@@ -432,26 +718,32 @@ class GuestCrashed(LabError):
         self.output = list(output)
 
 
-def run_teed(argv, env, crashed=None, interval=WATCH_INTERVAL):
+def run_teed(argv, env, crashed=None, interval=WATCH_INTERVAL, timeout=None):
     """Run argv, streaming its output as usual and keeping it for the failure digest.
 
     ``crashed``: a callable polled every ``interval`` seconds; when it returns a text, the
-    run is killed and :class:`GuestCrashed` raised with that text."""
+    run is killed and :class:`GuestCrashed` raised with that text. ``timeout``: seconds
+    after which the run is killed and :class:`StageTimeout` raised."""
     output = []
     proc = subprocess.Popen(argv, cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                             text=True, errors="replace", bufsize=1)
-    found = []
-    if crashed is not None:
+    found, expired = [], []
+    deadline = time.time() + timeout if timeout else None
+    if crashed is not None or deadline:
         import threading
 
         def watch():
             while proc.poll() is None:
-                why = crashed()
+                why = crashed() if crashed else None
                 if why:
                     found.append(why)
                     proc.kill()
                     return
-                time.sleep(interval)
+                if deadline and time.time() > deadline:
+                    expired.append(True)
+                    proc.kill()
+                    return
+                time.sleep(min(interval, max(0.1, deadline - time.time())) if deadline else interval)
         threading.Thread(target=watch, daemon=True).start()
     try:
         for line in proc.stdout:
@@ -467,6 +759,8 @@ def run_teed(argv, env, crashed=None, interval=WATCH_INTERVAL):
         sys.stdout.flush()
     if found:
         raise GuestCrashed("a VM's kernel died: %s" % found[0], output)
+    if expired:
+        raise StageTimeout("%s did not finish in %ds" % (" ".join(argv[1:3]), timeout), output)
     return proc.returncode, output
 
 
@@ -512,14 +806,7 @@ def on_vm(name, command, timeout=120):
             inst = json.load(f)
     except (OSError, ValueError) as e:
         raise LabError("no running instance %s: %s" % (name, e))
-    try:
-        r = subprocess.run(ssh_base(inst) + ["sudo sh -c %s" % shlex.quote(command)], check=False,
-                           stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=timeout)
-    except subprocess.TimeoutExpired:
-        raise LabError("on %s, `%s` did not finish in %ds" % (name, command, timeout))
-    if r.returncode != 0:
-        raise LabError("on %s, `%s` exited %d: %s" % (name, command, r.returncode, r.stderr.strip()[-500:]))
-    return r.stdout.splitlines()
+    return ssh_run(inst, command, timeout)
 
 
 def mark_before_check(platforms):
@@ -573,6 +860,20 @@ def scenario_digest(scenario, stage, output, platforms):
     return "\n".join(text) + "\n\n"
 
 
+# Ansible against a software-emulated VM on a machine that may be busy: the first sudo
+# after a boot took over 12 s (Ansible's default wait for the become prompt, which is
+# `timeout`) beside another process. ServerAlive ends a session whose guest went silent;
+# the long ControlPersist keeps one SSH connection across a stage's slow tasks.
+ANSIBLE_FOR_SLOW_VMS = {
+    "ANSIBLE_TIMEOUT": "120",
+    "ANSIBLE_SSH_ARGS": "-o ControlMaster=auto -o ControlPersist=900s"
+                        " -o ServerAliveInterval=15 -o ServerAliveCountMax=8",
+    "ANSIBLE_SSH_RETRIES": "3",
+}
+# The longest stage (rootless side_effect) takes about 500 s on a quiet machine.
+STAGE_TIMEOUT = 2400
+
+
 def run_scenario(scenario, molecule, out_dir, may_retry):
     """Run one scenario's stages on fresh VMs: "passed", "failed" (in the digest), or
     "retry" when a VM's kernel died and ``may_retry`` allows one more attempt."""
@@ -585,7 +886,7 @@ def run_scenario(scenario, molecule, out_dir, may_retry):
         os.remove(task_times)
     env = dict(os.environ, NSGUARD_TASK_TIMES=task_times,
                ANSIBLE_CALLBACK_PLUGINS=os.path.join(HERE, "callback_plugins"),
-               ANSIBLE_CALLBACKS_ENABLED="task_times")
+               ANSIBLE_CALLBACKS_ENABLED="task_times", **ANSIBLE_FOR_SLOW_VMS)
     started = time.time()
     stage, output, outcome = None, [], "passed"
 
@@ -602,7 +903,8 @@ def run_scenario(scenario, molecule, out_dir, may_retry):
             if stage == "check":
                 mark_before_check(platforms)
             rc, output = run_teed([molecule, stage.replace("_", "-"), "-s", scenario],
-                                  env=dict(env, NSGUARD_STAGE=stage), crashed=crashed)
+                                  env=dict(env, NSGUARD_STAGE=stage), crashed=crashed,
+                                  timeout=STAGE_TIMEOUT)
             record["stages"][stage] = round(time.time() - t0, 1)
             if rc != 0:
                 raise LabError("molecule %s failed for scenario %s" % (stage, scenario))
@@ -630,6 +932,9 @@ def run_scenario(scenario, molecule, out_dir, may_retry):
         record["result"] = "failed: %s" % e
         for name in platforms:
             print_console(name, lines=120)
+        if isinstance(e, StageTimeout):
+            output = e.output + ["ERROR    " + str(e)]
+            record["stages"][stage] = round(time.time() - t0, 1)
         with open(digest_path(), "a") as f:
             f.write(scenario_digest(scenario, stage, output, platforms))
         if isinstance(e, KeyboardInterrupt):
@@ -648,6 +953,19 @@ def run_scenario(scenario, molecule, out_dir, may_retry):
         log("scenario %s %s in %.0fs: %s" % (scenario, record["result"], record["total"],
                                              json.dumps(record["stages"])))
     return outcome
+
+
+def platform_os(platform):
+    """The system a platform runs: its name up to the first dash (`noble-engine`: noble)."""
+    return platform.split("-", 1)[0]
+
+
+def select_scenarios(scenarios, systems):
+    """The scenarios with a platform on one of `systems` (all of them when it is empty)."""
+    if not systems:
+        return list(scenarios)
+    return [sc for sc in scenarios
+            if any(platform_os(pl) in systems for pl in scenario_sequence(sc)[1])]
 
 
 def test_scenarios(scenarios):
@@ -676,13 +994,13 @@ def _raise_interrupt(signum, frame):
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = ap.add_subparsers(dest="cmd", required=True)
-    b = sub.add_parser("build", help="build the base image if absent (or --force)")
+    b = sub.add_parser("build", help="build the base image and the layers if absent (or --force the image)")
     b.add_argument("--force", action="store_true")
     u = sub.add_parser("up", help="boot a VM and wait for SSH; prints the instance as JSON")
     u.add_argument("name")
-    u.add_argument("--memory", type=int, default=2048)
-    u.add_argument("--cpus", type=int, default=2)
-    u.add_argument("--timeout", type=int, default=240, help="seconds to wait for SSH per attempt")
+    u.add_argument("--layer", choices=sorted(LAYER_SCRIPTS),
+                   help="restore a prepared layer's saved state instead of booting the base image")
+    u.add_argument("--timeout", type=int, default=BOOT_TIMEOUT, help="seconds to wait for SSH per attempt")
     d = sub.add_parser("down", help="stop VMs and remove their overlays")
     d.add_argument("name", nargs="?")
     d.add_argument("--all", action="store_true")
@@ -691,6 +1009,9 @@ def main(argv=None):
     c.add_argument("--lines", type=int, default=200)
     t = sub.add_parser("test", help="run molecule scenarios with timings")
     t.add_argument("scenarios", nargs="+")
+    t.add_argument("--platform", action="append", default=None, metavar="SYSTEM",
+                   help="only the scenarios with a platform on this system (e.g. noble; repeatable;"
+                        " default: $NSGUARD_PLATFORMS, space-separated, or all)")
     sub.add_parser("paths", help="print cache paths as JSON")
     args = ap.parse_args(argv)
 
@@ -698,9 +1019,11 @@ def main(argv=None):
     signal.signal(signal.SIGTERM, _raise_interrupt)
     try:
         if args.cmd == "build":
-            print(json.dumps(build(force=args.force), indent=2))
+            paths = build(force=args.force)
+            paths["layers"] = {name: ensure_layer(name)["dir"] for name in sorted(LAYER_SCRIPTS)}
+            print(json.dumps(paths, indent=2))
         elif args.cmd == "up":
-            print(json.dumps(up(args.name, args.memory, args.cpus, args.timeout)))
+            print(json.dumps(up(args.name, args.layer, args.timeout)))
         elif args.cmd == "down":
             if args.all:
                 down_all()
@@ -713,7 +1036,12 @@ def main(argv=None):
         elif args.cmd == "paths":
             print(json.dumps(image_paths(), indent=2))
         elif args.cmd == "test":
-            failed = test_scenarios(args.scenarios)
+            systems = args.platform or os.environ.get("NSGUARD_PLATFORMS", "").split()
+            chosen = select_scenarios(args.scenarios, systems)
+            if not chosen:
+                log("no scenario among %s has a platform on %s" % (" ".join(args.scenarios), " ".join(systems)))
+                return 1
+            failed = test_scenarios(chosen)
             if failed:
                 log("FAILED scenarios: %s" % " ".join(failed))
                 return 1

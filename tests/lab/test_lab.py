@@ -211,7 +211,7 @@ def test_check_stage_reports_each_changed_path(monkeypatch):
 
 
 def test_on_vm_bounds_its_wait_and_reports_failures(monkeypatch, tmp_path):
-    (tmp_path / "instance.json").write_text('{"port": 1}')
+    (tmp_path / "instance.json").write_text('{"instance": "vm1", "port": 1}')
     monkeypatch.setattr(lab, "instance_dir", lambda name: str(tmp_path))
     # a stand-in for ssh: the remote command it is given lands in $0, unused
     monkeypatch.setattr(lab, "ssh_base", lambda inst: ["sh", "-c", "sleep 5"])
@@ -223,3 +223,79 @@ def test_on_vm_bounds_its_wait_and_reports_failures(monkeypatch, tmp_path):
     monkeypatch.setattr(lab, "instance_dir", lambda name: str(tmp_path / "absent"))
     with pytest.raises(lab.LabError, match="no running instance vm1"):
         lab.on_vm("vm1", "true")
+
+
+def test_run_teed_ends_a_stage_that_outlives_its_bound():
+    started = time.time()
+    with pytest.raises(lab.StageTimeout) as err:
+        lab.run_teed([sys.executable, "-c", "import time; print('slow', flush=True); time.sleep(60)"],
+                     env=dict(os.environ), timeout=1, interval=0.1)
+    assert time.time() - started < 30
+    assert "did not finish in 1s" in str(err.value) and err.value.output == ["slow"]
+
+
+def _no_uploads(monkeypatch):
+    monkeypatch.setattr(lab, "layer_uploads", lambda name: [])
+    monkeypatch.setattr(lab, "qemu_version", lambda: "QEMU emulator version 7.2.22")
+
+
+def test_a_layer_hash_follows_its_script_its_parent_and_the_machine(monkeypatch):
+    _no_uploads(monkeypatch)
+    ready, docker_io = lab.layer_hash("ready"), lab.layer_hash("docker.io")
+    assert ready != docker_io and lab.layer_hash("ready") == ready
+    monkeypatch.setitem(lab.LAYER_SCRIPTS, "ready", lab.LAYER_SCRIPTS["ready"] + "\ntrue")
+    assert lab.layer_hash("ready") != ready
+    assert lab.layer_hash("docker.io") != docker_io  # a child is rebuilt with its parent
+    monkeypatch.setitem(lab.LAYER_SCRIPTS, "ready", lab.LAYER_SCRIPTS["ready"][:-len("\ntrue")])
+    assert lab.layer_hash("ready") == ready
+    monkeypatch.setattr(lab, "qemu_version", lambda: "QEMU emulator version 8.0.0")
+    assert lab.layer_hash("ready") != ready  # a saved state needs the QEMU that wrote it
+    monkeypatch.setattr(lab, "VM_MEMORY", lab.VM_MEMORY * 2)
+    with pytest.raises(lab.LabError, match="no layer 'nope'"):
+        lab.layer_hash("nope")
+
+
+def test_a_layer_hash_follows_what_it_uploads(monkeypatch, tmp_path):
+    _no_uploads(monkeypatch)
+    fixture = tmp_path / "repo.tar"
+    fixture.write_bytes(b"one")
+    first = lab.layer_hash("ready", uploads=[(str(fixture), "tar -x -C /srv -f -")])
+    fixture.write_bytes(b"two")
+    assert lab.layer_hash("ready", uploads=[(str(fixture), "tar -x -C /srv -f -")]) != first
+
+
+def test_every_layer_has_a_parent_that_is_a_layer():
+    assert set(lab.LAYER_PARENTS) == set(lab.LAYER_SCRIPTS)
+    for parent in lab.LAYER_PARENTS.values():
+        assert parent is None or parent in lab.LAYER_SCRIPTS
+
+
+@pytest.mark.parametrize("scenario", sorted(d for d in os.listdir(os.path.join(lab.REPO, "molecule"))
+                                            if d not in ("resources", "default")))
+def test_every_lab_platform_names_a_layer_that_exists(scenario):
+    import yaml
+    with open(os.path.join(lab.REPO, "molecule", scenario, "molecule.yml")) as f:
+        platforms = yaml.safe_load(f)["platforms"]
+    for platform in platforms:
+        assert platform.get("layer") in lab.LAYER_SCRIPTS, platform
+        assert lab.platform_os(platform["name"]) == "noble"
+
+
+def test_a_restored_vm_runs_the_machine_its_state_was_saved_from():
+    p = {"kernel": "/k", "initrd": "/i"}
+    cold = lab.qemu_command("a", p, "/o1", 2201, "/c1", "/p1", "/q1")
+    restored = lab.qemu_command("b", p, "/o2", 2202, "/c2", "/p2", "/q2", incoming="/layer/state")
+    assert "-incoming" not in cold and restored[-2:] == ["-incoming", "exec:cat /layer/state"]
+
+    def machine(cmd):  # the command line less what names this VM's files, port and name
+        skip = {"-name", "-drive", "-netdev", "-serial", "-qmp", "-pidfile", "-incoming"}
+        return [arg for i, arg in enumerate(cmd) if arg not in skip and cmd[i - 1] not in skip]
+    assert machine(cold) == machine(restored)
+    assert "%d" % lab.VM_MEMORY in cold
+
+
+def test_scenarios_are_chosen_by_the_system_of_their_platforms():
+    everything = ["audit", "subids"]
+    assert lab.select_scenarios(everything, []) == everything
+    assert lab.select_scenarios(everything, ["noble"]) == everything
+    assert lab.select_scenarios(everything, ["bookworm"]) == []
