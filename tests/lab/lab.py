@@ -702,20 +702,20 @@ def guest_crash(name):
     return None
 
 
-class StageTimeout(LabError):
-    """A stage outlived its bound: its output so far goes to the failure digest."""
+class StageEnded(LabError):
+    """A stage the lab ended itself; its output so far goes to the failure digest."""
 
     def __init__(self, msg, output=()):
         super().__init__(msg)
         self.output = list(output)
 
 
-class GuestCrashed(LabError):
+class StageTimeout(StageEnded):
+    """A stage outlived its bound."""
+
+
+class GuestCrashed(StageEnded):
     """A VM's kernel died (emulation fault, not a test's finding): worth one retry."""
-
-    def __init__(self, msg, output=()):
-        super().__init__(msg)
-        self.output = list(output)
 
 
 def run_teed(argv, env, crashed=None, interval=WATCH_INTERVAL, timeout=None):

@@ -249,8 +249,10 @@ def test_a_layer_hash_follows_its_script_its_parent_and_the_machine(monkeypatch)
     monkeypatch.setitem(lab.LAYER_SCRIPTS, "ready", lab.LAYER_SCRIPTS["ready"][:-len("\ntrue")])
     assert lab.layer_hash("ready") == ready
     monkeypatch.setattr(lab, "qemu_version", lambda: "QEMU emulator version 8.0.0")
-    assert lab.layer_hash("ready") != ready  # a saved state needs the QEMU that wrote it
+    loaded_by_newer_qemu = lab.layer_hash("ready")
+    assert loaded_by_newer_qemu != ready  # a saved state needs the QEMU that wrote it
     monkeypatch.setattr(lab, "VM_MEMORY", lab.VM_MEMORY * 2)
+    assert lab.layer_hash("ready") != loaded_by_newer_qemu  # ... and the machine
     with pytest.raises(lab.LabError, match="no layer 'nope'"):
         lab.layer_hash("nope")
 
