@@ -20,7 +20,8 @@ passed=0; failed=0; failures=()
 declare -A seconds
 
 cleanup() {
-  python "$ROOT/tests/lab/lab.py" down --all >/dev/null 2>&1 || true
+  # Only a run that started VMs stops them: a fast run must not kill a lab run beside it.
+  [ "${NSGUARD_SKIP_VMS:-0}" = 1 ] || python "$ROOT/tests/lab/lab.py" down --all >/dev/null 2>&1 || true
   rm -rf "$WORK"
 }
 trap cleanup EXIT

@@ -301,3 +301,44 @@ def test_scenarios_are_chosen_by_the_system_of_their_platforms():
     assert lab.select_scenarios(everything, []) == everything
     assert lab.select_scenarios(everything, ["noble"]) == everything
     assert lab.select_scenarios(everything, ["bookworm"]) == []
+
+
+def _load_zipcache(monkeypatch):
+    """The guest's zip import cache, loaded without keeping its patch of this zipimport."""
+    import zipimport
+    monkeypatch.setattr(zipimport, "_compile_source", zipimport._compile_source)
+    spec = importlib.util.spec_from_file_location("zipcache", lab.ZIPCACHE_LOCAL)
+    zc = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(zc)
+    monkeypatch.setattr(zipimport, "_compile_source", zc._compile)
+    monkeypatch.setattr(zc, "_WRITE", True)  # the CI environment sets PYTHONDONTWRITEBYTECODE
+    return zc
+
+
+def test_the_zip_import_cache_returns_the_code_of_the_source_and_keeps_it(monkeypatch, tmp_path):
+    zc = _load_zipcache(monkeypatch)
+    cache = tmp_path / "pyc"
+    monkeypatch.setattr(zc, "_cache_dir", lambda: zc.private_dir(str(cache)))
+    source = b"X = 6 * 7\ndef f():\n    return X\n"
+    first = zc._cached_compile("/tmp/a/m.py", source)
+    assert len(os.listdir(cache)) == 1 and oct(os.stat(cache).st_mode & 0o777) == "0o700"
+    again = zc._cached_compile("/tmp/b/m.py", source)
+    namespace = {}
+    exec(again, namespace)  # pylint: disable=exec-used
+    assert namespace["f"]() == 42 and again.co_code == first.co_code
+    other = zc._cached_compile("/tmp/a/m.py", b"X = 1\n")
+    assert other.co_consts != first.co_consts and len(os.listdir(cache)) == 2
+
+
+def test_the_zip_import_cache_refuses_a_directory_others_can_write(monkeypatch, tmp_path):
+    zc = _load_zipcache(monkeypatch)
+    cache = tmp_path / "pyc"
+    cache.mkdir(mode=0o777)
+    os.chmod(cache, 0o777)
+    assert zc.private_dir(str(cache)) is None
+    link = tmp_path / "link"
+    os.symlink(str(tmp_path), str(link))
+    assert zc.private_dir(str(link)) is None
+    monkeypatch.setattr(zc, "_cache_dir", lambda: zc.private_dir(str(cache)))
+    code = zc._cached_compile("/tmp/a/m.py", b"Y = 2\n")
+    assert code.co_filename == "/tmp/a/m.py" and os.listdir(cache) == []
