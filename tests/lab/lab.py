@@ -616,32 +616,24 @@ def ensure_layer(name):
     vm = "layer-" + name.replace(".", "-")
     log("building layer %s on %s" % (name, "layer " + parent if parent else "a cold boot"))
     os.makedirs(os.path.dirname(lp["dir"]), exist_ok=True)
-    for attempt in (1, 2):
-        work = tempfile.mkdtemp(prefix="build-%s-" % name, dir=os.path.dirname(lp["dir"]))
-        try:
-            inst = up(vm, layer=parent)
-            for local, command in uploads:
-                with open(local, "rb") as f:
-                    ssh_run(inst, command, timeout=LAYER_TIMEOUT, stdin=f)
-            ssh_run(inst, LAYER_SCRIPTS[name] + "\nsync\n", timeout=LAYER_TIMEOUT)
-            save_state(vm, os.path.join(work, "state"))
-            shutil.move(inst["overlay"], os.path.join(work, "disk.qcow2"))
-            with open(os.path.join(work, "layer.json"), "w") as f:
-                json.dump({"name": name, "parent": parent, "hash": os.path.basename(lp["dir"]),
-                           "built": datetime.datetime.now(datetime.timezone.utc).isoformat(),
-                           "seconds": round(time.time() - started)}, f, indent=2)
-            shutil.rmtree(lp["dir"], ignore_errors=True)
-            os.rename(work, lp["dir"])
-            break
-        except LabError as e:
-            # As for a boot: once more, on a fresh overlay of the parent.
-            if attempt == 2:
-                raise
-            log("layer %s failed: %s; building it once more" % (name, e))
-            print_console(vm, 40)
-        finally:
-            down(vm)
-            shutil.rmtree(work, ignore_errors=True)
+    work = tempfile.mkdtemp(prefix="build-%s-" % name, dir=os.path.dirname(lp["dir"]))
+    try:
+        inst = up(vm, layer=parent)
+        for local, command in uploads:
+            with open(local, "rb") as f:
+                ssh_run(inst, command, timeout=LAYER_TIMEOUT, stdin=f)
+        ssh_run(inst, LAYER_SCRIPTS[name] + "\nsync\n", timeout=LAYER_TIMEOUT)
+        save_state(vm, os.path.join(work, "state"))
+        shutil.move(inst["overlay"], os.path.join(work, "disk.qcow2"))
+        with open(os.path.join(work, "layer.json"), "w") as f:
+            json.dump({"name": name, "parent": parent, "hash": os.path.basename(lp["dir"]),
+                       "built": datetime.datetime.now(datetime.timezone.utc).isoformat(),
+                       "seconds": round(time.time() - started)}, f, indent=2)
+        shutil.rmtree(lp["dir"], ignore_errors=True)
+        os.rename(work, lp["dir"])
+    finally:
+        down(vm)
+        shutil.rmtree(work, ignore_errors=True)
     prune_layers()
     log("layer %s ready in %.0fs" % (name, time.time() - started))
     return lp
