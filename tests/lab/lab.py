@@ -835,6 +835,26 @@ def on_vm(name, command, timeout=120):
     return ssh_run(inst, command, timeout)
 
 
+# A fixed CPU-bound workload timed inside a just-restored guest (compile Python source,
+# hash data): how fast this machine runs guests at the moment. The machine kind's speed
+# varies by a third between sessions, so stage times are only comparable beside it.
+GUEST_REFERENCE = (
+    "import argparse, hashlib, time; src = open(argparse.__file__).read(); "
+    "t = time.perf_counter(); [compile(src, 'ref', 'exec') for _ in range(3)]; "
+    "hashlib.sha256(bytes(16 << 20)).hexdigest(); print('%.2f' % (time.perf_counter() - t))")
+
+
+def guest_reference(platforms):
+    """Seconds of GUEST_REFERENCE per VM; None for a VM where it could not run."""
+    seconds = {}
+    for name in platforms:
+        try:
+            seconds[name] = float(on_vm(name, "python3 -c %s" % shlex.quote(GUEST_REFERENCE))[-1])
+        except (LabError, ValueError, IndexError):
+            seconds[name] = None
+    return seconds
+
+
 def mark_before_check(platforms):
     for name in platforms:
         on_vm(name, "touch %s" % CHECK_MARK)
@@ -934,6 +954,8 @@ def run_scenario(scenario, molecule, out_dir, may_retry):
             record["stages"][stage] = round(time.time() - t0, 1)
             if rc != 0:
                 raise LabError("molecule %s failed for scenario %s" % (stage, scenario))
+            if stage == "create":
+                record["guest_reference_seconds"] = guest_reference(platforms)
             if stage == "check":
                 untruthful = written_by_check(platforms)
                 if untruthful:

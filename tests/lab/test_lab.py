@@ -342,3 +342,19 @@ def test_the_zip_import_cache_refuses_a_directory_others_can_write(monkeypatch, 
     monkeypatch.setattr(zc, "_cache_dir", lambda: zc.private_dir(str(cache)))
     code = zc._cached_compile("/tmp/a/m.py", b"Y = 2\n")
     assert code.co_filename == "/tmp/a/m.py" and os.listdir(cache) == []
+
+
+def test_guest_reference_runs_the_workload_and_never_fails_a_run(monkeypatch):
+    seen = []
+
+    def fake_on_vm(name, command, timeout=120):
+        seen.append(command)
+        if name == "down":
+            raise lab.LabError("no running instance down")
+        return ["some noise", "2.50"] if name == "a" else ["not a number"]
+    monkeypatch.setattr(lab, "on_vm", fake_on_vm)
+    assert lab.guest_reference(["a", "b", "down"]) == {"a": 2.5, "b": None, "down": None}
+    assert seen[0].startswith("python3 -c ") and "compile(src" in seen[0]
+    # The workload itself runs and prints seconds (here, on the controller's Python).
+    out = subprocess.run([sys.executable, "-c", lab.GUEST_REFERENCE], capture_output=True, text=True, check=True)
+    assert float(out.stdout) > 0
