@@ -358,3 +358,17 @@ def test_guest_reference_runs_the_workload_and_never_fails_a_run(monkeypatch):
     # The workload itself runs and prints seconds (here, on the controller's Python).
     out = subprocess.run([sys.executable, "-c", lab.GUEST_REFERENCE], capture_output=True, text=True, check=True)
     assert float(out.stdout) > 0
+
+
+def test_the_ready_layer_fetches_every_archive_package_the_roles_default_to():
+    # The scenarios never update apt's lists (molecule.yml): a package a role installs
+    # that the layer did not fetch would be downloaded at a version the archive may
+    # have dropped. This keeps LAB_ARCHIVE_PACKAGES from drifting from the roles.
+    import yaml
+    wanted = set()
+    for role, key in (("engine", "engine_prerequisite_packages"), ("rootless", "rootless_packages")):
+        with open(os.path.join(lab.REPO, "roles", role, "defaults", "main.yml")) as f:
+            wanted |= set(yaml.safe_load(f)[key])
+    wanted.add("uidmap")  # the subids role's subids_install_uidmap
+    assert wanted <= set(lab.LAB_ARCHIVE_PACKAGES), sorted(wanted - set(lab.LAB_ARCHIVE_PACKAGES))
+    assert "apt-get -qy install --download-only %s" % " ".join(lab.LAB_ARCHIVE_PACKAGES) in lab.LAYER_SCRIPTS["ready"]
