@@ -20,6 +20,9 @@ place where the engine, userns_remap and rootless roles change a daemon.json.
   and formatting do not matter, JSON types do (``true`` is not ``1``, ``3`` is not
   ``3.0``: dockerd decodes into typed Go fields and rejects a float for an integer).
 * :func:`validate` runs ``dockerd --validate --config-file FILE`` on a candidate.
+* :func:`flag_conflicts` finds keys that the service's command line already sets as a
+  flag (``hosts`` beside ``-H fd://``): dockerd refuses to start with both, and
+  ``--validate`` only sees the file.
 * Reads and writes go through :mod:`fileops` (no link another user planted is followed).
 """
 
@@ -31,6 +34,8 @@ import copy
 import json
 import numbers
 import os
+import re
+import shlex
 import tempfile
 
 from ansible_collections.nsguard.docker.plugins.module_utils import fileops
@@ -232,6 +237,11 @@ def changed_keys(before, after):
         or not semantic_equal(before[key], after[key]))
 
 
+def rollback_path(path):
+    """Where the previous file is kept until the daemon started with the new one."""
+    return path + '.nsguard-rollback'
+
+
 def validate_command(dockerd, config_file):
     """argv that asks dockerd whether it accepts ``config_file``."""
     return [dockerd, '--validate', '--config-file', config_file]
@@ -263,3 +273,71 @@ def validate_unsupported(stderr):
     """True if dockerd's error says it has no --validate flag (Docker older than 23.0)."""
     text = (stderr or '').lower()
     return 'unknown flag' in text and 'validate' in text
+
+
+#: daemon.json keys whose dockerd flag has another name (dockerd's "named options").
+#: Any other key conflicts with the flag of the same name.
+KEY_FLAGS = {
+    'hosts': 'host',
+    'labels': 'label',
+    'insecure-registries': 'insecure-registry',
+    'registry-mirrors': 'registry-mirror',
+    'exec-opts': 'exec-opt',
+    'log-opts': 'log-opt',
+    'storage-opts': 'storage-opt',
+    'default-ulimits': 'default-ulimit',
+    'authorization-plugins': 'authorization-plugin',
+    'dns-opts': 'dns-opt',
+    'runtimes': 'add-runtime',
+    'node-generic-resources': 'node-generic-resource',
+    'default-address-pools': 'default-address-pool',
+    'cdi-spec-dirs': 'cdi-spec-dir',
+}
+#: dockerd's one-letter flags.
+SHORT_FLAGS = {'H': 'host', 'D': 'debug', 'l': 'log-level', 'G': 'group', 'b': 'bridge',
+               'p': 'pidfile', 's': 'storage-driver', 'g': 'graph'}
+_ARGV_RE = re.compile(r'argv\[\]=(.*?) ;')
+
+
+def exec_start_argvs(show_text):
+    """The command lines of ``systemctl show --property ExecStart`` output.
+
+    systemd prints each as ``{ path=... ; argv[]=ARGS ; ignore_errors=no ; ... }``.
+    """
+    argvs = []
+    for line in (show_text or '').splitlines():
+        if not line.startswith('ExecStart='):
+            continue
+        for match in _ARGV_RE.finditer(line):
+            try:
+                argvs.append(shlex.split(match.group(1)))
+            except ValueError:
+                argvs.append(match.group(1).split())
+    return argvs
+
+
+def command_line_flags(argv):
+    """``{flag name: token}`` for the flags on a dockerd command line (argv[0] is dockerd).
+
+    Values are not needed: only which flags are set. ``-Hfd://`` and ``--host=fd://`` and
+    ``-H fd://`` all give ``host``.
+    """
+    flags = {}
+    for token in argv[1:]:
+        if token.startswith('--') and len(token) > 2:
+            flags.setdefault(token[2:].split('=', 1)[0], token)
+        elif token.startswith('-') and len(token) > 1 and token[1] in SHORT_FLAGS:
+            flags.setdefault(SHORT_FLAGS[token[1]], token)
+    return flags
+
+
+def flag_conflicts(config, argvs):
+    """Sorted ``(key, flag token)`` pairs: keys of ``config`` that a command line sets too."""
+    found = {}
+    for argv in argvs:
+        flags = command_line_flags(argv)
+        for key in config:
+            flag = KEY_FLAGS.get(key, key)
+            if flag in flags and key not in found:
+                found[key] = flags[flag]
+    return sorted(found.items())

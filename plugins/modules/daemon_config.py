@@ -136,6 +136,27 @@ options:
         O(group) given for the file (so a user's C(~/.config/docker) belongs to the user).
     type: bool
     default: true
+  service:
+    description:
+      - The systemd service of the daemon that reads O(path), for example V(docker.service).
+      - When set, the command lines of its C(ExecStart=) (drop-ins included, as
+        C(systemctl show) reports them) are compared with the merged configuration before
+        anything is written. A key that this run adds or changes and that the command line
+        also sets as a flag (V(hosts) beside C(-H fd://), V(data-root) beside
+        C(--data-root)) fails the module and nothing is written; dockerd would refuse to
+        start with both, and C(dockerd --validate) only sees the file. Such a key that was
+        already in the file gives a warning.
+      - A service that systemd does not know (not installed yet) is not checked.
+      - Flags hidden in environment variables of the unit (C($DOCKER_OPTS)) are not seen.
+    type: str
+  rollback_copy:
+    description:
+      - Before an existing file is replaced, keep its exact bytes (mode and owner too) as
+        C(<path>.nsguard-rollback) in the same directory, and return it as RV(rollback_file).
+      - For M(nsguard.docker.daemon_restart), which puts the copy back when the daemon does not
+        start with the new file, and removes it when it does.
+    type: bool
+    default: false
 notes:
   - Only top-level keys can be removed.
   - O(unsafe_writes) has no effect, since the file is always replaced atomically in its
@@ -145,9 +166,11 @@ notes:
   - To write a file in another user's home directory, prefer running the task as that
     user (C(become_user)), so that the kernel's own permission checks apply.
   - dockerd refuses to start when a key is set both in daemon.json and as a command line
-    flag of the service; C(--validate) only sees the file, so such conflicts show up at
-    the next restart.
+    flag of the service; C(--validate) only sees the file. Set O(service) to find such
+    conflicts before writing.
 seealso:
+  - module: nsguard.docker.daemon_restart
+    description: Restarts the daemon and puts the previous file back if it does not start.
   - name: Docker daemon configuration file
     description: The keys dockerd accepts in daemon.json.
     link: https://docs.docker.com/reference/cli/dockerd/#daemon-configuration-file
@@ -208,6 +231,21 @@ real_path:
   returned: when it differs from O(path)
   type: str
   sample: /srv/docker/daemon.json
+created:
+  description: Whether the file did not exist before and was (or in check mode would be) created.
+  returned: when the file was written
+  type: bool
+  sample: false
+rollback_file:
+  description: The copy of the previous file kept with O(rollback_copy=true).
+  returned: when O(rollback_copy=true) and an existing file was replaced
+  type: str
+  sample: /etc/docker/daemon.json.nsguard-rollback
+conflicts:
+  description: Keys of the configuration that the command line of O(service) also sets, with the flag found there.
+  returned: when O(service) is set and systemd knows it
+  type: dict
+  sample: {"hosts": "-H"}
 validated_with:
   description: The dockerd binary that validated the new content.
   returned: when validation ran
@@ -303,6 +341,36 @@ def _run_validation(module, text, result):
     result['validated_with'] = dockerd
 
 
+def _check_conflicts(module, config, changed, result):
+    """Fail before writing when a key this run sets is also a flag of the service."""
+    service = module.params['service']
+    systemctl = module.get_bin_path('systemctl')
+    if systemctl is None:
+        module.warn('service=%s but systemctl was not found; the command line was not '
+                    'compared with the configuration' % service)
+        return
+    rc, out, err = module.run_command([systemctl, 'show', '--property', 'LoadState,ExecStart',
+                                       service], environ_update={'LANG': 'C', 'LC_ALL': 'C'})
+    if rc != 0 or 'LoadState=loaded' not in out.splitlines():
+        return
+    conflicts = daemon_json.flag_conflicts(config, daemon_json.exec_start_argvs(out))
+    result['conflicts'] = dict(conflicts)
+    new = [(key, flag) for key, flag in conflicts if key in changed]
+    for key, flag in conflicts:
+        if key not in changed:
+            module.warn('%s: %s is set in the file and as %s on the command line of %s; '
+                        'dockerd refuses to start with both' % (module.params['path'], key,
+                                                                flag, service))
+    if new:
+        keys = ', '.join(pair[0] for pair in new)
+        module.fail_json(
+            msg='%s: %s would be set both in the file and on the command line of %s (%s); '
+                'dockerd refuses to start with a setting given both ways. Leave %s out of '
+                'the settings, or change ExecStart in a drop-in. %s was not changed.'
+                % (module.params['path'], keys, service, ', '.join(pair[1] for pair in new), keys,
+                   module.params['path']), **result)
+
+
 def _attribute_diff(before, after):
     """The mode/owner/group entries of a diff, for the fields that differ."""
     names = ('mode', 'owner', 'group')
@@ -326,6 +394,8 @@ def main():
             follow=dict(type='bool', default=False),
             backup=dict(type='bool', default=False),
             create_dirs=dict(type='bool', default=True),
+            service=dict(type='str'),
+            rollback_copy=dict(type='bool', default=False),
         ),
         add_file_common_args=True,
         supports_check_mode=True,
@@ -377,10 +447,13 @@ def main():
         before_attrs = after_attrs = None
     diffs = []
 
+    if params['service']:
+        _check_conflicts(module, config, result['changed_keys'], result)
     if write:
         if params['validate']:
             _run_validation(module, after_text, result)
         result['changed'] = True
+        result['created'] = not exists
         diffs.append(dict(before=before_text or '', after=after_text,
                           before_header=path, after_header=path))
         if not module.check_mode:
@@ -392,6 +465,10 @@ def main():
                     stamp = time.strftime('%Y-%m-%d@%H:%M:%S~', time.localtime())
                     result['backup_file'] = fileops.atomic_write(
                         '%s.%d.%s' % (state.real, os.getpid(), stamp), state.data,
+                        mode=current_mode, uid=old.st_uid, gid=old.st_gid, follow=False)
+                if exists and params['rollback_copy']:
+                    result['rollback_file'] = fileops.atomic_write(
+                        daemon_json.rollback_path(state.real), state.data,
                         mode=current_mode, uid=old.st_uid, gid=old.st_gid, follow=False)
                 fileops.atomic_write(
                     path, after_text.encode('utf-8'), mode=mode, uid=uid, gid=gid,

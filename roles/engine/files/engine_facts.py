@@ -247,9 +247,11 @@ def systemd_units(units):
 
 # --------------------------------------------------------------------------- files
 
-def file_facts(paths):
+def file_facts(paths, text_paths=()):
+    """Mode, owner and sha1 of each path; also the text of those in text_paths (the
+    role's own small files, so that a change apt rejects can be put back byte for byte)."""
     out = {}
-    for path in paths:
+    for path in list(paths) + [p for p in text_paths if p not in paths]:
         try:
             st = os.stat(path)
         except OSError:
@@ -260,7 +262,10 @@ def file_facts(paths):
         if os.path.isfile(path):
             try:
                 with open(path, 'rb') as handle:
-                    entry['sha1'] = hashlib.sha1(handle.read()).hexdigest()
+                    data = handle.read()
+                entry['sha1'] = hashlib.sha1(data).hexdigest()
+                if path in text_paths:
+                    entry['text'] = data.decode('utf-8', 'replace')
             except OSError:
                 pass
         out[path] = entry
@@ -444,6 +449,7 @@ def main(argv=None):
     ap.add_argument('--package', action='append', default=[])
     ap.add_argument('--unit', action='append', default=[])
     ap.add_argument('--file', action='append', default=[])
+    ap.add_argument('--text-file', action='append', default=[])
     ap.add_argument('--repo-url', action='append', default=[])
     ap.add_argument('--own-source')
     ap.add_argument('--own-key')
@@ -469,7 +475,7 @@ def main(argv=None):
         'keyrings': dict((p, read_keyring(p)) for p in args.keyring),
         'packages': dpkg_packages(args.package, args.dpkg_status),
         'units': systemd_units(args.unit),
-        'files': file_facts(args.file),
+        'files': file_facts(args.file, args.text_file),
         'os': os_facts(args.os_release),
         'legacy': {'remove': [], 'comment': [], 'manual': [], 'strip': []},
     }

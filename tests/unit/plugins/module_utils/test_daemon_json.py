@@ -318,3 +318,42 @@ def test_validate_unsupported_detection():
     assert dj.validate_unsupported('unknown flag: --validate\nSee dockerd --help')
     assert not dj.validate_unsupported('configuration OK')
     assert not dj.validate_unsupported(None)
+
+
+SHOW_DOCKER = (
+    'LoadState=loaded\n'
+    'ExecStart={ path=/usr/bin/dockerd ; argv[]=/usr/bin/dockerd -H fd:// '
+    '--containerd=/run/containerd/containerd.sock ; ignore_errors=no ; start_time=[n/a] ; '
+    'stop_time=[n/a] ; pid=0 ; code=(null) ; status=0/0 }\n')
+
+
+def test_exec_start_argvs_of_systemctl_show():
+    assert dj.exec_start_argvs(SHOW_DOCKER) == [
+        ['/usr/bin/dockerd', '-H', 'fd://', '--containerd=/run/containerd/containerd.sock']]
+    two = ('ExecStart={ path=/a ; argv[]=/a --data-root /srv/d ; ignore_errors=no }'
+           '{ path=/b ; argv[]=/b -D ; ignore_errors=no }')
+    assert dj.exec_start_argvs(two) == [['/a', '--data-root', '/srv/d'], ['/b', '-D']]
+    assert dj.exec_start_argvs('LoadState=not-found\nExecStart=\n') == []
+    assert dj.exec_start_argvs(None) == []
+
+
+def test_command_line_flags_long_short_and_joined():
+    flags = dj.command_line_flags(
+        ['dockerd', '-H', 'fd://', '-Hunix:///x', '--host=tcp://1', '--data-root', '/x', '-D',
+         'value-only', '--label=a=b'])
+    assert flags == {'host': '-H', 'data-root': '--data-root', 'debug': '-D', 'label': '--label=a=b'}
+    assert dj.command_line_flags(['dockerd']) == {}
+
+
+def test_flag_conflicts_by_key_and_named_option():
+    argvs = [['/usr/bin/dockerd', '-H', 'fd://', '--label', 'x', '--data-root=/srv']]
+    config = {'hosts': ['unix:///var/run/docker.sock'], 'labels': ['a'], 'data-root': '/d',
+              'log-driver': 'json-file'}
+    assert dj.flag_conflicts(config, argvs) == [
+        ('data-root', '--data-root=/srv'), ('hosts', '-H'), ('labels', '--label')]
+    assert dj.flag_conflicts({'log-driver': 'json-file'}, argvs) == []
+    assert dj.flag_conflicts({'hosts': []}, []) == []
+
+
+def test_rollback_path():
+    assert dj.rollback_path('/etc/docker/daemon.json') == '/etc/docker/daemon.json.nsguard-rollback'

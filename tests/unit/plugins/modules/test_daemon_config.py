@@ -467,7 +467,7 @@ def test_module_documentation_parses():
     assert doc['module'] == 'daemon_config'
     assert set(doc['options']) == {'path', 'settings', 'remove', 'merge_nested', 'validate',
                                    'dockerd_path', 'mode', 'owner', 'group', 'follow',
-                                   'backup', 'create_dirs'}
+                                   'backup', 'create_dirs', 'service', 'rollback_copy'}
     assert 'ansible.builtin.files' in doc['extends_documentation_fragment']
     yaml.safe_load(daemon_config.EXAMPLES)
     yaml.safe_load(daemon_config.RETURN)
@@ -487,3 +487,67 @@ def test_created_dirs_and_file_belong_to_owner(env, capsys):
     assert target.stat().st_uid == nobody.pw_uid
     assert stat.S_IMODE(target.stat().st_mode) == 0o600
     assert home.stat().st_uid == 0
+
+
+SHOW_EXECSTART = ('ExecStart={ path=/usr/bin/dockerd ; argv[]=/usr/bin/dockerd -H fd:// '
+                  '--containerd=/run/containerd/containerd.sock ; ignore_errors=no ; pid=0 }')
+
+
+@pytest.fixture
+def systemd(env, tmp_path, monkeypatch):
+    from ansible_collections.nsguard.docker.tests.unit.plugins.modules.test_daemon_restart_module import (
+        install_fake_systemd,
+    )
+    state, calls = install_fake_systemd(tmp_path, monkeypatch, env.path)
+    (state / 'execstart').write_text(SHOW_EXECSTART)
+    return state
+
+
+def test_service_flag_conflict_fails_before_writing(env, systemd, capsys):
+    env.path.write_text(fixture_text('basic.json'))
+    before = env.path.read_bytes()
+    result = run(env, capsys, settings={'hosts': ['unix:///var/run/docker.sock']},
+                 service='docker.service')
+    assert result['failed'] is True and result['_rc'] == 1
+    assert 'hosts' in result['msg'] and '-H' in result['msg'] and 'docker.service' in result['msg']
+    assert 'was not changed' in result['msg']
+    assert result['conflicts'] == {'hosts': '-H'}
+    assert env.path.read_bytes() == before
+    assert env.validations() == []
+
+
+def test_service_conflict_already_in_the_file_warns(env, systemd, capsys):
+    env.path.write_text('{"containerd": "/run/containerd/containerd.sock"}\n')
+    result = run(env, capsys, settings={'debug': True}, service='docker.service', validate=False)
+    assert result['_rc'] == 0, result.get('msg')
+    assert result['changed'] is True
+    warnings = [str(w) for w in result.get('warnings', [])]
+    assert any('containerd' in w and 'docker.service' in w for w in warnings), result
+
+
+def test_service_not_installed_is_not_checked(env, systemd, capsys):
+    (systemd / 'loadstate').write_text('not-found')
+    result = run(env, capsys, settings={'hosts': ['unix:///var/run/docker.sock']},
+                 service='docker.service', validate=False)
+    assert result['_rc'] == 0 and result['changed'] is True
+    assert 'conflicts' not in result
+
+
+def test_rollback_copy_keeps_the_previous_bytes(env, capsys):
+    original = '{ "log-level" : "warn" }\n'
+    env.path.write_text(original)
+    env.path.chmod(0o640)
+    result = run(env, capsys, settings={'debug': True}, rollback_copy=True)
+    copy = env.path.parent / 'daemon.json.nsguard-rollback'
+    assert result['rollback_file'] == str(copy)
+    assert result['created'] is False
+    assert copy.read_text() == original
+    assert stat.S_IMODE(copy.stat().st_mode) == 0o640
+
+
+def test_rollback_copy_of_a_new_file_and_in_check_mode(env, capsys):
+    copy = env.path.parent / 'daemon.json.nsguard-rollback'
+    result = run(env, capsys, settings={'debug': True}, rollback_copy=True)
+    assert result['created'] is True and 'rollback_file' not in result and not copy.exists()
+    result = run(env, capsys, check_mode=True, settings={'debug': False}, rollback_copy=True)
+    assert result['changed'] is True and 'rollback_file' not in result and not copy.exists()

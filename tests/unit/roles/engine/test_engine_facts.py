@@ -200,3 +200,16 @@ def test_os_facts(tmp_path):
     assert facts['id'] == 'ubuntu' and facts['codename'] == 'noble'
     assert isinstance(facts['deb_arch'], str)
     assert ef.os_facts(str(tmp_path / 'none'))['id'] == ''
+
+
+def test_file_facts_text_only_where_asked(tmp_path):
+    source = tmp_path / 'docker.sources'
+    source.write_bytes(b'Types: deb\nSuites: noble\n')
+    pin = tmp_path / 'pin'
+    pin.write_bytes(b'Package: docker-ce\n')
+    missing = str(tmp_path / 'missing.sources')
+    out = ef.file_facts([str(pin)], [str(source), missing])
+    assert out[str(source)]['text'] == 'Types: deb\nSuites: noble\n'
+    assert out[str(source)]['sha1'] == hashlib.sha1(source.read_bytes()).hexdigest()
+    assert 'text' not in out[str(pin)]
+    assert out[missing] == {'exists': False}
