@@ -12,11 +12,31 @@ class ModuleDocFragment(object):
     # The options every audit module takes (module_utils.procfs.audit_argument_spec).
     DOCUMENTATION = r'''
 options:
+  connect_idle_sockets:
+    description:
+      - Also connect to a Docker socket that no running dockerd process serves.
+      - V(false) (the default) leaves such a socket alone and reports it as
+        C(daemon-not-running) (info). With systemd socket activation (C(docker.socket)
+        active, C(docker.service) stopped) a connection starts C(docker.service), and the
+        audit is read-only. The findings for that daemon then come from files, units and
+        C(/proc); M(nsguard.docker.socket_exposure) still finds containers that mount a
+        Docker socket through its C(/proc) scan.
+      - V(true) asks it like any other daemon, which may start it.
+      - A daemon with a running dockerd process is asked either way.
+    type: bool
+    default: false
   api_timeout:
     description:
       - Timeout in seconds for each Engine API request (connect, send and read).
+      - A request of C(GET /info) or C(GET /containers/json) that got no answer at all (timed
+        out, connection refused or reset) is tried once more, once per daemon; an HTTP error
+        is an answer and is not retried. A daemon that still does not answer gives an
+        C(audit-incomplete) finding naming the checks that were skipped, as severe as what
+        they find.
+      - The default suits a loaded or emulated host, where dockerd can take seconds to list
+        its containers.
     type: float
-    default: 2.0
+    default: 10.0
   fail_on:
     description:
       - Fail the task (still C(changed=false)) with a summary message when any finding is at

@@ -108,7 +108,13 @@ def restart(run, service, config_path=None, rollback_file=None, created=False,
 
     result.journal = journal_since(run, journalctl, service, since, journal_lines)
     why = cause(result.journal, (err or out).strip() or 'systemctl restart exited %d' % rc)
-    undone = put_back(config_path, rollback_file, created) if config_path else None
+    try:
+        undone = put_back(config_path, rollback_file, created) if config_path else None
+    except (OSError, ValueError) as exc:
+        # Keep the journal and the daemon's words: they say what to fix by hand.
+        result.msg = ('%s did not start with the new %s, and the change could not be undone '
+                      '(%s). The daemon said: %s' % (service, config_path, exc, why))
+        return result
     if undone is None:
         result.msg = '%s did not restart (%s). The daemon said: %s' % (
             service, result.active_state or 'state unknown', why)

@@ -288,11 +288,18 @@ KEY_FLAGS = {
     'default-ulimits': 'default-ulimit',
     'authorization-plugins': 'authorization-plugin',
     'dns-opts': 'dns-opt',
-    'runtimes': 'add-runtime',
     'node-generic-resources': 'node-generic-resource',
     'default-address-pools': 'default-address-pool',
     'cdi-spec-dirs': 'cdi-spec-dir',
 }
+#: Keys dockerd merges with their flags instead of refusing both (its skipDuplicates):
+#: runtimes from the file and --add-runtime are both used.
+MERGED_WITH_FLAGS = frozenset(['runtimes'])
+#: Object-valued keys dockerd keeps whole when it compares the file with its flags (its
+#: flatOptions). Any other object is flattened one level first, so proxies.http-proxy
+#: conflicts with --http-proxy.
+FLAT_OPTIONS = frozenset(['cluster-store-opts', 'log-opts', 'runtimes', 'default-ulimits',
+                          'features', 'builder', 'default-network-opts'])
 #: dockerd's one-letter flags.
 SHORT_FLAGS = {'H': 'host', 'D': 'debug', 'l': 'log-level', 'G': 'group', 'b': 'bridge',
                'p': 'pidfile', 's': 'storage-driver', 'g': 'graph'}
@@ -332,12 +339,22 @@ def command_line_flags(argv):
 
 
 def flag_conflicts(config, argvs):
-    """Sorted ``(key, flag token)`` pairs: keys of ``config`` that a command line sets too."""
+    """Sorted ``(key, flag token)`` pairs: keys of ``config`` that a command line sets too.
+
+    As dockerd does, an object value (other than FLAT_OPTIONS) stands for its own keys:
+    a nested key is named ``parent.key``.
+    """
+    keys = []
+    for key, value in config.items():
+        if isinstance(value, dict) and key not in FLAT_OPTIONS:
+            keys.extend(('%s.%s' % (key, sub), sub) for sub in value)
+        elif key not in MERGED_WITH_FLAGS:
+            keys.append((key, key))
     found = {}
     for argv in argvs:
         flags = command_line_flags(argv)
-        for key in config:
+        for name, key in keys:
             flag = KEY_FLAGS.get(key, key)
-            if flag in flags and key not in found:
-                found[key] = flags[flag]
+            if flag in flags and name not in found:
+                found[name] = flags[flag]
     return sorted(found.items())

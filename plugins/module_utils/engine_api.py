@@ -7,7 +7,7 @@
 
 Only GET is implemented: the audit never changes a daemon. One request per connection
 (``Connection: close``); bodies are read by Content-Length, chunked transfer coding or
-until EOF. Every socket operation has a timeout (2 s by default) and every request
+until EOF. Every socket operation has a timeout (10 s by default) and every request
 also respects an overall deadline, so an unresponsive daemon costs the audit a
 bounded time and is reported as unreachable rather than hanging the module.
 """
@@ -21,7 +21,10 @@ import time
 
 from urllib.parse import quote as _quote
 
-DEFAULT_TIMEOUT = 2.0
+#: A loaded or software-emulated host can take seconds to answer GET /containers/json.
+DEFAULT_TIMEOUT = 10.0
+#: Requests that got no HTTP answer at all (timeout, refused) are tried once more.
+RETRIES = 1
 MAX_BODY = 32 * 1024 * 1024
 MAX_HEADER = 64 * 1024
 
@@ -215,11 +218,29 @@ INFO_KEYS = ('ServerVersion', 'DockerRootDir', 'SecurityOptions', 'Name', 'Opera
              'KernelVersion', 'CgroupVersion', 'ContainersRunning')
 
 
+def _get_with_retry(client, path, result, retries_left):
+    """GET ``path``, counting ``result['attempts']``; a failure without an HTTP answer
+    (timeout, refused, reset) is tried again while ``retries_left[0]`` allows. An HTTP
+    error is an answer: never retried."""
+    while True:
+        result['attempts'] += 1
+        try:
+            return client.get_json(path)
+        except EngineAPIError as exc:
+            if exc.status is not None or retries_left[0] <= 0:
+                raise
+            retries_left[0] -= 1
+
+
 def query_daemon(socket_path, timeout=DEFAULT_TIMEOUT, containers=True, inspect=False,
-                 budget=None, client_factory=UnixHTTPClient, info=True):
+                 budget=None, client_factory=UnixHTTPClient, info=True, retries=RETRIES):
     """Ask one daemon what the audit needs.
 
-    Returns {'reachable', 'error', 'info', 'containers', 'inspect_errors', 'truncated'}.
+    Returns {'reachable', 'error', 'info', 'containers', 'inspect_errors', 'truncated',
+    'attempts'}. A request of GET /info or GET /containers/json that got no HTTP answer
+    (timed out, refused) is tried again, ``retries`` times in all for the query, so a slow
+    daemon costs at most (2 + retries) * ``timeout`` before the inspections; an HTTP
+    error is an answer and is never retried. 'attempts' counts those requests.
     ``info`` keeps only INFO_KEYS of GET /info; ``containers`` is GET /containers/json
     (running containers, with Mounts), each with an 'Inspect' key holding
     GET /containers/<id>/json when ``inspect`` is true. ``budget`` bounds the total time
@@ -229,11 +250,12 @@ def query_daemon(socket_path, timeout=DEFAULT_TIMEOUT, containers=True, inspect=
     runc and containerd for their versions), and only the namespace audit needs it.
     """
     result = {'socket': socket_path, 'reachable': False, 'error': None, 'info': None,
-              'containers': [], 'inspect_errors': [], 'truncated': 0}
+              'containers': [], 'inspect_errors': [], 'truncated': 0, 'attempts': 0}
+    retries_left = [max(0, int(retries))]
     client = client_factory(socket_path, timeout)
     if info:
         try:
-            answer = client.get_json('/info')
+            answer = _get_with_retry(client, '/info', result, retries_left)
         except EngineAPIError as exc:
             result['error'] = str(exc)
             return result
@@ -245,7 +267,7 @@ def query_daemon(socket_path, timeout=DEFAULT_TIMEOUT, containers=True, inspect=
     if not containers:
         return result
     try:
-        listing = client.get_json('/containers/json')
+        listing = _get_with_retry(client, '/containers/json', result, retries_left)
     except EngineAPIError as exc:
         # An HTTP error is an answer: the daemon is there.
         result['reachable'] = result['reachable'] or exc.status is not None

@@ -75,6 +75,17 @@ def _finding(source, finding):
     }
 
 
+def _skipped(module, entry):
+    return {
+        'module': module,
+        'daemon': _str_or_none(entry.get('daemon')),
+        'check': str(entry.get('check') or 'unknown'),
+        'reason': str(entry.get('reason') or ''),
+        'covered_by_proc_scan': entry.get('covered_by_proc_scan')
+        if isinstance(entry.get('covered_by_proc_scan'), bool) else None,
+    }
+
+
 def _daemon(entry):
     containers = entry.get('containers') if isinstance(entry.get('containers'), list) else []
     mode = entry.get('mode') if entry.get('mode') in MODES else 'unknown'
@@ -141,12 +152,26 @@ def build_host(name, results):
             errors.append('%s: %s' % (module, result['msg']))
         if state == 'ok':
             findings.extend(_finding(module, f) for f in result['findings'] if isinstance(f, dict))
+    # What a module could not check makes the host partial: its audit-incomplete findings
+    # are named in the errors, its skipped_checks listed.
+    gaps = ['%s: not checked: %s' % (f['source'], f['message']) for f in findings
+            if f['id'] == 'audit-incomplete']
+    errors.extend(gaps)
+    skipped = []
+    incomplete = bool(gaps)
+    for module in MODULES:
+        result = results.get(module)
+        if modules[module] != 'ok':
+            continue
+        if result.get('complete') is False:
+            incomplete = True
+        skipped.extend(_skipped(module, e) for e in result.get('skipped_checks') or [] if isinstance(e, dict))
     findings.sort(key=lambda f: (-severity_rank(f['severity']), f['id'], f['subject']))
     ns = results.get('namespace_mode') if modules['namespace_mode'] == 'ok' else {}
     se = results.get('socket_exposure') if modules['socket_exposure'] == 'ok' else {}
     states = set(modules.values())
     if states == set(['ok']):
-        status = 'ok'
+        status = 'partial' if incomplete or skipped else 'ok'
     elif 'ok' in states:
         status = 'partial'
     elif 'failed' in states:
@@ -158,6 +183,7 @@ def build_host(name, results):
         'status': status,
         'modules': modules,
         'errors': errors,
+        'skipped_checks': skipped,
         'daemons': [_daemon(d) for d in ns.get('daemons') or [] if isinstance(d, dict)],
         'sockets': [_socket(s) for s in se.get('sockets') or [] if isinstance(s, dict)],
         'tcp_endpoints': [_endpoint(e) for e in se.get('tcp_endpoints') or [] if isinstance(e, dict)],
@@ -220,10 +246,17 @@ def _yes_no(value):
     return '-' if value is None else ('yes' if value else 'no')
 
 
+def _reach_note(daemon):
+    if daemon['reachable']:
+        return ''
+    asked = (daemon['error'] or '').startswith(('not asked', 'Engine API not queried'))
+    return ' (not asked)' if asked else ' (unreachable)'
+
+
 def _modes_text(host):
     if not host['daemons']:
         return 'no Docker' if host['modules']['namespace_mode'] == 'ok' else '?'
-    return ', '.join('%s: %s%s' % (d['id'], d['mode'], '' if d['reachable'] else ' (unreachable)')
+    return ', '.join('%s: %s%s' % (d['id'], d['mode'], _reach_note(d))
                      for d in host['daemons'])
 
 
@@ -251,6 +284,14 @@ def render_markdown(fleet):
         for error in host['errors']:
             lines.append('- Error: %s' % _md(error))
         if host['errors']:
+            lines.append('')
+        if host['skipped_checks']:
+            lines += ['', 'Not checked:', '', '| Module | Daemon | Check | Reason | Covered by /proc scan |',
+                      '|---|---|---|---|---|']
+            for c in host['skipped_checks']:
+                lines.append('| %s | %s | %s | %s | %s |' % (
+                    _md(c['module']), _md(c['daemon'] or '-'), _md(c['check']), _md(c['reason']),
+                    _yes_no(c['covered_by_proc_scan'])))
             lines.append('')
         if host['daemons']:
             lines += ['', '| Daemon | Mode | Verified | Reachable | Version | Sockets | Containers (root = host root) |',
@@ -375,7 +416,7 @@ def render_html(fleet):
            + '</tr></thead><tbody>']
     for index, host in enumerate(fleet['hosts']):
         modes = ', '.join('<span class="mode-%s">%s: %s%s</span>' % (
-            _h(d['mode']), _h(d['id']), _h(d['mode']), '' if d['reachable'] else ' (unreachable)')
+            _h(d['mode']), _h(d['id']), _h(d['mode']), _reach_note(d))
             for d in host['daemons']) or _h(_modes_text(host))
         worst = host['max_severity']
         out.append(
@@ -391,6 +432,14 @@ def render_html(fleet):
             _anchor(index, host['name']), _h(host['name']), _h(host['status']), _h(host['status'])))
         if host['errors']:
             out.append('<ul>%s</ul>' % ''.join('<li>%s</li>' % _h(e) for e in host['errors']))
+        if host['skipped_checks']:
+            out.append('<p>Not checked:</p><table class="skipped"><thead><tr><th>Module</th><th>Daemon</th>'
+                       '<th>Check</th><th>Reason</th><th>Covered by /proc scan</th></tr></thead><tbody>')
+            for c in host['skipped_checks']:
+                out.append('<tr><td>%s</td><td>%s</td><td><code>%s</code></td><td>%s</td><td>%s</td></tr>' % (
+                    _h(c['module']), _h(c['daemon'] or '-'), _h(c['check']), _h(c['reason']),
+                    _yes_no(c['covered_by_proc_scan'])))
+            out.append('</tbody></table>')
         if host['daemons']:
             out.append('<table><thead><tr><th>Daemon</th><th>Mode</th><th>Verified</th><th>Reachable</th>'
                        '<th>Version</th><th>Sockets</th><th>Containers</th><th>Root = host root</th>'

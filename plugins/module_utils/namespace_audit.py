@@ -42,6 +42,13 @@ MODES = ('default', 'userns-remap', 'rootless', 'unknown')
 _REMAP_ROOT_DIR = re.compile(r'/(\d+)\.(\d+)/?$')
 INSPECT_BUDGET = 3.0
 
+#: Findings about containers, which only the Engine API lists: id -> (severity, CIS).
+CONTAINER_FINDINGS = {'container-root-is-host-root': ('high', '5.30')}
+#: Checks that need a daemon's Engine API, with the severity of what each finds: the
+#: container findings, and the verification of the mode by GET /info (a daemon configured
+#: for userns-remap but running in default mode is userns-default-mode, high).
+API_CHECKS = dict([(k, v[0]) for k, v in CONTAINER_FINDINGS.items()] + [('mode-verification', 'high')])
+
 # --------------------------------------------------------------------------------------
 # Subordinate ID ranges
 # --------------------------------------------------------------------------------------
@@ -286,6 +293,9 @@ def build_daemon_report(daemon, api, config, config_path, config_error, init_ns,
         'sockets': list(daemon.get('sockets') or []),
         'reachable': bool(api.get('reachable')),
         'error': api.get('error'),
+        'idle': bool(api.get('idle')),
+        'queried': not api.get('not_asked') and not api.get('idle'),
+        'api_attempts': api.get('attempts') or 0,
         'server_version': info.get('ServerVersion'),
         'docker_root_dir': info.get('DockerRootDir'),
         'security_options': info.get('SecurityOptions') if api.get('reachable') else None,
@@ -314,6 +324,43 @@ def build_daemon_report(daemon, api, config, config_path, config_error, init_ns,
     return report
 
 
+def _skipped(daemon, check, reason, kind):
+    return {'daemon': daemon['id'], 'check': check, 'reason': reason, 'kind': kind,
+            'severity': API_CHECKS[check]}
+
+
+def skipped_checks(daemon):
+    """What could not be checked for one daemon report: entries {'daemon', 'check',
+    'reason', 'kind', 'severity'}, kind unanswered (no answer, or an error instead of the
+    container listing), truncated (containers not inspected) or not_asked (query_api=false).
+
+    A socket no dockerd serves that was left alone (``idle``) skips nothing: there is no
+    daemon to ask (its daemon-not-running finding says so).
+    """
+    if daemon.get('idle'):
+        return []
+    # GET /info can only change a mode that rests on configuration (mode_verified false).
+    checks = [c for c in sorted(API_CHECKS) if c != 'mode-verification' or not daemon.get('mode_verified')]
+    if not daemon.get('queried', True):
+        return [_skipped(daemon, c, 'the Engine API was not asked (query_api=false)', 'not_asked')
+                for c in checks]
+    if not daemon['reachable']:
+        reason = 'the Engine API did not answer (%s; %d attempt(s))' % (
+            daemon['error'], daemon.get('api_attempts') or 0)
+        return [_skipped(daemon, c, reason, 'unanswered') for c in checks]
+    entries = []
+    if daemon['error']:
+        entries += [_skipped(daemon, c, 'the Engine API gave no container listing (%s)' % daemon['error'],
+                             'unanswered') for c in sorted(CONTAINER_FINDINGS)]
+    missed = (daemon.get('containers_truncated') or 0) + len(daemon.get('container_errors') or [])
+    if missed:
+        entries += [_skipped(daemon, c, '%d container(s) not inspected (%d over the time budget, %d '
+                             'failed)' % (missed, daemon.get('containers_truncated') or 0,
+                                          len(daemon.get('container_errors') or [])), 'truncated')
+                    for c in sorted(CONTAINER_FINDINGS)]
+    return entries
+
+
 def daemon_findings(daemon):
     findings = []
     subject = 'daemon:%s' % daemon['id']
@@ -329,21 +376,29 @@ def daemon_findings(daemon):
         evidence['docker_root_dir'] = daemon['docker_root_dir']
         evidence['userns_remap'] = remap
         findings.append(procfs.make_finding('userns-default-mode', 'high', '2.9', subject, message, evidence))
-    if not daemon['reachable']:
-        severity = 'medium' if daemon['pid'] else 'low'
+    if daemon.get('idle'):
+        findings.append(procfs.idle_finding(daemon['id'], daemon['sockets'], 'namespace_mode'))
+    gaps = [e for e in skipped_checks(daemon) if e['kind'] != 'not_asked']
+    if gaps:
+        # As severe as what the skipped checks find (API_CHECKS).
+        checks = sorted(set(e['check'] for e in gaps))
+        worst = procfs.max_severity([{'severity': e['severity']} for e in gaps])
         what = ('its mode comes from process evidence only (%s)' % ', '.join(daemon['mode_basis'])
                 if daemon['pid'] else 'no dockerd process serves this socket')
         findings.append(procfs.make_finding(
-            'daemon-unreachable', severity, None, subject,
-            'The Engine API did not answer (%s); %s and its containers were not audited.'
-            % (daemon['error'], what),
+            'audit-incomplete', worst, None, subject,
+            'Not checked for daemon %s (findings up to %s): %s; %s; %s.' % (
+                daemon['id'], worst, ', '.join(checks), '; '.join(sorted(set(e['reason'] for e in gaps))),
+                what if not daemon['reachable'] else 'its mode was verified by GET /info'),
             {'error': daemon['error'], 'sockets': daemon['sockets'], 'pid': daemon['pid'],
-             'mode': daemon['mode'], 'mode_verified': daemon['mode_verified']}))
+             'mode': daemon['mode'], 'mode_verified': daemon['mode_verified'],
+             'skipped_checks': checks, 'reasons': sorted(set(e['reason'] for e in gaps))}))
     if daemon['mode'] != 'default':
         for container in daemon['containers']:
             if container.get('root_is_host_root'):
+                severity, cis = CONTAINER_FINDINGS['container-root-is-host-root']
                 findings.append(procfs.make_finding(
-                    'container-root-is-host-root', 'high', '5.30',
+                    'container-root-is-host-root', severity, cis,
                     'container:%s/%s' % (daemon['id'], container['name'] or container['id']),
                     'Container root maps to host uid 0 although the daemon runs %s '
                     '(UsernsMode=%r): it escapes the namespace isolation.'
@@ -401,8 +456,11 @@ def summarize(daemons, findings):
     counts = procfs.count_by_severity(findings)
     worst = procfs.max_severity(findings)
     if daemons:
-        described = ', '.join('%s=%s%s' % (d['id'], d['mode'], '' if d['reachable'] else '(unreachable)')
-                              for d in daemons)
+        def note(daemon):
+            if daemon['reachable']:
+                return ''
+            return '(not running)' if daemon.get('idle') else '(unreachable)'
+        described = ', '.join('%s=%s%s' % (d['id'], d['mode'], note(d)) for d in daemons)
     else:
         described = 'no Docker daemon'
     text = '%s; findings: %s' % (described, ', '.join(
@@ -426,7 +484,8 @@ def _container_proc(fs, pid):
     }
 
 
-def run_audit(fs, query_api=True, timeout=DEFAULT_TIMEOUT, query=query_daemon):
+def run_audit(fs, query_api=True, timeout=DEFAULT_TIMEOUT, query=query_daemon,
+              connect_idle_sockets=False):
     """Audit the host behind ``fs`` (a procfs.HostFS). Returns the module result body."""
     daemons, context = procfs.discover_daemons(fs)
     init_ns = context['init_ns']
@@ -436,7 +495,11 @@ def run_audit(fs, query_api=True, timeout=DEFAULT_TIMEOUT, query=query_daemon):
         proc = daemon.get('process')
         config, config_path, config_error = daemon['config'], daemon['config_path'], daemon['config_error']
         api = None
-        if query_api:
+        if query_api and daemon.get('pid') is None and not connect_idle_sockets:
+            # No dockerd runs: with socket activation a connection would start one.
+            api = {'reachable': False, 'info': None, 'idle': True,
+                   'error': 'not asked: no dockerd process serves this socket (connect_idle_sockets=false)'}
+        elif query_api:
             present = [p for p in daemon['sockets'] if fs.exists(p)] or daemon['sockets'][:1]
             for path in present:
                 api = query(fs.path(path), timeout=timeout, containers=True, inspect=True,
@@ -446,7 +509,8 @@ def run_audit(fs, query_api=True, timeout=DEFAULT_TIMEOUT, query=query_daemon):
             if api is None:
                 api = {'reachable': False, 'error': 'no socket known for this daemon', 'info': None}
         else:
-            api = {'reachable': False, 'error': 'Engine API not queried (query_api=false)', 'info': None}
+            api = {'reachable': False, 'error': 'Engine API not queried (query_api=false)', 'info': None,
+                   'not_asked': True}
         report = build_daemon_report(daemon, api, config, config_path, config_error, init_ns, users)
         same_pidns = True
         if proc and proc['ns'].get('pid') and init_ns.get('pid'):
@@ -475,8 +539,12 @@ def run_audit(fs, query_api=True, timeout=DEFAULT_TIMEOUT, query=query_daemon):
     findings.extend(kernel_findings(kernel))
     findings.extend(procfs.incomplete_finding(fs.errors, 'namespace_mode'))
     findings = procfs.sort_findings(findings)
+    skipped = [e for report in reports for e in skipped_checks(report)]
+    skipped.extend(procfs.unreadable_checks(fs.errors))
     return {
         'daemons': reports,
+        'complete': not skipped,
+        'skipped_checks': [procfs.public_skipped(e) for e in skipped],
         'init_user_namespace': init_ns.get('user'),
         'kernel': kernel,
         'subordinate_ids': subids,

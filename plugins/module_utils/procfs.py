@@ -170,6 +170,9 @@ class HostFS(object):
     def _stat(self, real_path, follow=True):
         return os.stat(real_path) if follow else os.lstat(real_path)
 
+    def _scandir(self, real_path):
+        return os.scandir(real_path)
+
     # -- readers ---------------------------------------------------------------------
     def try_read(self, host_path, limit=None):
         """(bytes, None) or (None, exception); never records."""
@@ -220,6 +223,42 @@ class HostFS(object):
     def exists(self, host_path):
         return self.stat(host_path, missing_ok=True) is not None
 
+    def try_readlink(self, host_path):
+        """(target, None) or (None, exception); never records (for scans over many pids)."""
+        try:
+            return self._readlink(self.path(host_path)), None
+        except (OSError, ValueError) as exc:
+            return None, exc
+
+    def special_entries(self, host_path, limit):
+        """Entries of a directory that may be sockets (neither directories, regular files
+        nor symlinks by their d_type), looking at no more than ``limit`` entries.
+
+        Returns (names, truncated): ``truncated`` is True when the directory has more
+        entries than ``limit``; names is None when it cannot be listed (recorded, except
+        when missing). The listing is streamed, so a huge directory costs ``limit`` entries.
+        """
+        names = []
+        seen = 0
+        try:
+            with self._scandir(self.path(host_path)) as entries:
+                for entry in entries:
+                    if seen >= limit:
+                        return names, True
+                    seen += 1
+                    try:
+                        if entry.is_dir(follow_symlinks=False) or entry.is_file(follow_symlinks=False) \
+                                or entry.is_symlink():
+                            continue
+                    except OSError:
+                        pass
+                    names.append(entry.name)
+        except (OSError, ValueError) as exc:
+            if _kind_of(exc) != 'missing':
+                self.record(host_path, exc, 'listdir')
+            return None, False
+        return names, False
+
 
 # --------------------------------------------------------------------------------------
 # Shared audit module plumbing (namespace_mode and socket_exposure)
@@ -229,7 +268,8 @@ def audit_argument_spec(**extra):
     """Argument spec of an audit module: the options every audit module takes, plus ``extra``."""
     spec = dict(
         query_api=dict(type='bool', default=True),
-        api_timeout=dict(type='float', default=2.0),
+        connect_idle_sockets=dict(type='bool', default=False),
+        api_timeout=dict(type='float', default=10.0),
         fail_on=dict(type='str', default='none', choices=list(FAIL_ON_CHOICES)),
         proc_root=dict(type='path', default='/proc'),
         etc_root=dict(type='path', default='/etc'),
@@ -245,6 +285,35 @@ def module_host_fs(module):
     if params['api_timeout'] <= 0:
         module.fail_json(msg='api_timeout must be greater than 0')
     return HostFS(params['proc_root'], params['etc_root'], params['run_root'])
+
+
+def idle_finding(daemon_key, sockets, module_name='socket_exposure'):
+    """A socket that no running dockerd serves, left alone (connect_idle_sockets=false)."""
+    where = ('files, units and /proc; containers mounting a Docker socket from the /proc scan'
+             if module_name == 'socket_exposure' else 'files and /proc (process evidence)')
+    return make_finding(
+        'daemon-not-running', 'info', None, 'daemon:%s' % daemon_key,
+        'No running dockerd serves %s, so its Engine API was not asked: connecting to a '
+        'socket that systemd holds (docker.socket) would start the daemon, and the audit is '
+        'read-only. The findings for it come from %s. Set connect_idle_sockets=true to ask it '
+        'anyway.' % (', '.join(sockets), where),
+        {'sockets': list(sockets), 'engine_api_asked': False})
+
+
+def unreadable_checks(errors):
+    """The skipped_checks entry for paths that could not be read (permission denied)."""
+    denied = sorted(set(e['path'] for e in errors if e.get('kind') == 'permission'))
+    if not denied:
+        return []
+    return [{'daemon': None, 'check': 'unreadable paths',
+             'reason': 'permission denied on %d path(s), e.g. %s: run with become: true'
+             % (len(denied), denied[0]), 'kind': 'unreadable', 'severity': 'low'}]
+
+
+def public_skipped(entry):
+    """A skipped_checks entry as the modules return it."""
+    return dict((k, entry[k]) for k in ('daemon', 'check', 'reason', 'kind', 'severity',
+                                        'covered_by_proc_scan') if k in entry)
 
 
 def exit_audit(module, module_name, result):
@@ -779,9 +848,11 @@ def discover_daemons(fs, with_fds=False):
 
     Returns (daemons, context) where each daemon is {'key', 'kind', 'pid', 'process',
     'sockets', 'uid', 'mount_prefix', 'config', 'config_path', 'config_error'} (config is
-    its parsed daemon.json, {} when absent, None when unreadable or malformed) and context holds init namespaces, users and scan stats. Sockets
-    with no running dockerd behind them are daemons too (pid None): the audit still
-    asks them, and reports them unreachable if nobody answers.
+    its parsed daemon.json, {} when absent, None when unreadable or malformed) and context
+    holds init namespaces, users and scan stats. Sockets with no running dockerd behind
+    them are daemons too (pid None, "idle"): the audit modules do not connect to them
+    unless connect_idle_sockets is set, since with systemd socket activation a connection
+    starts docker.service; they report them as daemon-not-running instead.
     """
     pids, stats = scan_processes(fs)
     # PID 1's namespaces are only needed to judge a dockerd process: not read without one

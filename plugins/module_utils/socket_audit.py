@@ -37,11 +37,35 @@ unit-file-ownership         medium              3.1     docker.service (3.3 dock
 unit-file-permissions       medium / low        3.2     docker.service (3.4 docker.socket)
                                                         writable by group/other (medium) or else
                                                         looser than 0644 (low)
-container-mounts-socket     high                5.31    a running container bind-mounts a Docker
-                                                        socket or a directory holding one
-daemon-unreachable          low                 -       socket mounts of that daemon not audited
+container-mounts-socket     high                5.31    a running container mounts a Docker socket
+                                                        or a directory holding one; ``match`` says
+                                                        how it was found (below)
+audit-incomplete            high                -       a check was skipped for a daemon: its Engine
+                                                        API did not answer (after one retry), or a
+                                                        directory listing was cut off; names the
+                                                        checks and whether the /proc scan covered
+                                                        socket mounts in their place
 audit-incomplete            low                 -       permission denied on some paths
+daemon-not-running          info                -       a socket no dockerd serves was not connected
+                                                        to (connect_idle_sockets=false): connecting
+                                                        would start docker.service (socket
+                                                        activation)
 ==========================  ==================  ======  ==========================================
+
+``match`` of a socket mount: from the Engine API's Mounts, ``socket`` (Source is a known
+Docker socket path), ``hard_link`` (Source is another name of one: same st_dev and
+st_ino), ``name`` (ends in docker.sock), ``parent_directory`` (Source is a directory
+above a known socket), ``hard_link_in_directory`` (a direct entry of Source, among the
+first DIR_ENTRY_LIMIT, is a hard link of one); from the /proc scan (mount_scan, which
+needs no API), ``inode_via_proc``, ``parent_directory_via_proc`` and
+``hard_link_in_directory_via_proc``. A mount both find is reported once, with
+``found_by`` [engine_api, proc]. The Docker sockets known are those of every daemon
+found, rootful and rootless.
+
+The result's ``complete`` is false and ``skipped_checks`` lists {daemon, check, reason}
+when a check could not be made as designed: an Engine API that did not answer, one not
+asked (query_api=false; no finding, the operator chose it), a listing cut off, paths
+that could not be read.
 """
 
 from __future__ import absolute_import, division, print_function
@@ -49,7 +73,7 @@ __metaclass__ = type
 
 import stat
 
-from ansible_collections.nsguard.docker.plugins.module_utils import procfs
+from ansible_collections.nsguard.docker.plugins.module_utils import mount_scan, procfs
 from ansible_collections.nsguard.docker.plugins.module_utils.engine_api import (
     DEFAULT_TIMEOUT,
     query_daemon,
@@ -432,50 +456,176 @@ def _norm(path):
     return path.rstrip('/') or '/'
 
 
-def socket_mounts(daemon_id, containers, socket_paths):
-    """Bind mounts of running containers that expose a Docker socket.
+#: Entries of a bind-mounted directory looked at for a hard link of a Docker socket.
+DIR_ENTRY_LIMIT = mount_scan.DIR_ENTRY_LIMIT
 
-    A mount matches when its Source is a known Docker socket, ends in docker.sock, or
-    is a directory that holds a known socket (e.g. /run or /var/run).
+#: Checks that need a daemon's Engine API, with the severity of what they find.
+API_CHECKS = {'container-mounts-socket': 'high'}
+
+
+def _inode(st_):
+    return (st_.st_dev, st_.st_ino) if st_ is not None and stat.S_ISSOCK(st_.st_mode) else None
+
+
+def _mount_match(source, known, fs, inodes, truncated=None):
+    """How ``source`` exposes a Docker socket, or None. ``known`` are canonical socket paths,
+    ``inodes`` the (st_dev, st_ino) of the Docker sockets found on the host. A directory
+    with more than DIR_ENTRY_LIMIT entries is appended to ``truncated``."""
+    norm = _norm(source)
+    if norm in known:
+        return 'socket'
+    st_ = fs.stat(source, missing_ok=True) if fs is not None else None
+    if _inode(st_) in inodes:
+        return 'hard_link'  # another name of the same socket
+    if norm.endswith('docker.sock'):
+        return 'name'
+    prefix = norm if norm.endswith('/') else norm + '/'
+    if any(k.startswith(prefix) for k in known):
+        return 'parent_directory'
+    # A hard link is on its socket's file system: other directories cannot hold one.
+    if st_ is not None and stat.S_ISDIR(st_.st_mode) and st_.st_dev in set(d for d, _i in inodes):
+        names, cut = fs.special_entries(source, DIR_ENTRY_LIMIT)
+        if cut and truncated is not None:
+            truncated.append(source)
+        for entry in names or ():
+            if _inode(fs.stat(prefix + entry, missing_ok=True, follow=False)) in inodes:
+                return 'hard_link_in_directory'
+    return None
+
+
+def socket_mounts(daemon_id, containers, socket_paths, fs=None, inodes=(), truncated=None):
+    """Bind mounts of running containers (the Engine API's Mounts) that expose a Docker socket.
+
+    A mount matches when its Source is a known Docker socket, another name (hard link) of
+    one (same device and inode, when ``fs`` is given), ends in docker.sock, is a directory
+    that holds a known socket (e.g. /run or /var/run), or a directory of a known socket's
+    file system with a hard link of one among its first DIR_ENTRY_LIMIT entries.
+    Directories with more entries are appended to ``truncated`` as {'daemon',
+    'container_id', 'directory'}.
     """
     known = [_norm(p) for p in socket_paths]
+    inodes = set(inodes)
     hits = []
     for container in containers:
         for mount in container.get('Mounts') or []:
             source = mount.get('Source') or ''
             if not source:
                 continue
-            norm = _norm(source)
-            reason = None
-            if norm in known:
-                reason = 'socket'
-            elif norm.endswith('docker.sock'):
-                reason = 'name'
-            else:
-                prefix = norm if norm.endswith('/') else norm + '/'
-                if any(k.startswith(prefix) for k in known):
-                    reason = 'parent_directory'
+            cut = []
+            reason = _mount_match(source, known, fs, inodes, cut)
+            if cut and truncated is not None:
+                truncated.append({'daemon': daemon_id, 'container_id': (container.get('Id') or '')[:12],
+                                  'directory': source})
             if reason is None:
                 continue
             names = container.get('Names') or ['']
             hits.append({'daemon': daemon_id, 'container_id': (container.get('Id') or '')[:12],
                          'name': names[0].lstrip('/'), 'image': container.get('Image'),
                          'source': source, 'destination': mount.get('Destination'),
-                         'read_write': mount.get('RW'), 'match': reason})
+                         'read_write': mount.get('RW'), 'match': reason,
+                         'found_by': ['engine_api'], 'pid': None, 'process': None})
     return hits
+
+
+def _covers(outer, inner):
+    return below(_norm(inner), _norm(outer)) is not None
+
+
+def below(path, top):
+    return mount_scan.below(path, top)
+
+
+def merge_mounts(api_hits, proc_hits):
+    """API hits, plus /proc hits of mounts the API did not report.
+
+    A /proc hit of the same container at the same destination (or below it: a submount
+    of a recursively bind-mounted directory), or of the same host source (the container's
+    path may differ where its image has symlinks, /var/run -> /run), is the same exposure:
+    it adds 'proc' to the API hit's 'found_by' (and its pid) instead of a second entry. /proc hits below another
+    /proc hit of the same container are folded the same way.
+    """
+    merged = [dict(h) for h in api_hits]
+    for hit in sorted(proc_hits, key=lambda h: (h['container_id'], len(_norm(h['destination'])),
+                                                h['destination'])):
+        same = [m for m in merged if m['container_id'] == hit['container_id']
+                and (_covers(m['destination'] or '/', hit['destination'])
+                     or (hit.get('source') and _norm(m['source']) == _norm(hit['source'])))]
+        if same:
+            target = same[0]
+            if 'proc' not in target['found_by']:
+                target['found_by'] = target['found_by'] + ['proc']
+            for key in ('pid', 'process'):
+                if target.get(key) is None:
+                    target[key] = hit.get(key)
+            if _norm(target['destination'] or '/') != _norm(hit['destination']):
+                target.setdefault('submounts', []).append(
+                    dict((k, hit.get(k)) for k in ('destination', 'source', 'socket', 'match')))
+            continue
+        entry = {'daemon': hit['daemon'], 'container_id': hit['container_id'], 'name': hit.get('name'),
+                 'image': hit.get('image'), 'source': hit.get('source') or hit.get('socket'),
+                 'destination': hit['destination'], 'read_write': hit.get('read_write'),
+                 'match': hit['match'], 'found_by': ['proc'], 'pid': hit.get('pid'),
+                 'process': hit.get('process')}
+        for key in ('socket', 'path_in_container'):
+            if hit.get(key):
+                entry[key] = hit[key]
+        merged.append(entry)
+    return merged
 
 
 def mount_findings(mounts):
     findings = []
     for hit in mounts:
+        who = hit['name'] or hit['container_id']
         findings.append(procfs.make_finding(
-            'container-mounts-socket', 'high', '5.31',
-            'container:%s/%s' % (hit['daemon'], hit['name'] or hit['container_id']),
+            'container-mounts-socket', API_CHECKS['container-mounts-socket'], '5.31',
+            'container:%s/%s' % (hit['daemon'], who),
             'Container %s mounts %s at %s (%s): whoever controls the container controls the '
-            'Docker daemon%s.' % (hit['name'] or hit['container_id'], hit['source'],
-                                  hit['destination'], hit['match'].replace('_', ' '),
+            'Docker daemon%s.' % (who, hit['source'], hit['destination'], hit['match'].replace('_', ' '),
                                   '' if hit['daemon'].startswith('rootless') else ' and the host'),
             hit))
+    return findings
+
+
+def skipped_check(daemon, check, reason, kind, covered=None):
+    """An entry of the result's skipped_checks. ``kind``: unanswered (the Engine API did not
+    answer), not_asked (query_api=false), truncated (a listing was cut off)."""
+    entry = {'daemon': daemon, 'check': check, 'reason': reason, 'kind': kind,
+             'severity': API_CHECKS.get(check, 'high')}
+    if covered is not None:
+        entry['covered_by_proc_scan'] = covered
+    return entry
+
+
+def gap_findings(skipped, daemons_by_key, scan):
+    """One audit-incomplete finding per daemon whose checks were skipped for a reason other
+    than the operator's choice (query_api=false), as severe as what they would have found."""
+    findings = []
+    grouped = {}
+    for entry in skipped:
+        if entry['kind'] != 'not_asked':
+            grouped.setdefault(entry['daemon'], []).append(entry)
+    for key in sorted(grouped, key=str):
+        entries = grouped[key]
+        daemon = daemons_by_key.get(key) or {}
+        checks = sorted(set(e['check'] for e in entries))
+        worst = procfs.max_severity([{'severity': e['severity']} for e in entries])
+        covered = all(e.get('covered_by_proc_scan') for e in entries)
+        if scan['ran'] and covered:
+            cover = ('The /proc scan covered socket mounts in its place (%d container mount '
+                     'namespace(s) looked at).' % scan['containers'])
+        else:
+            cover = 'The /proc scan did not cover socket mounts in its place (%s).' % (
+                scan.get('reason') or 'incomplete')
+        where = 'for daemon %s' % key if key else 'on this host'
+        findings.append(procfs.make_finding(
+            'audit-incomplete', worst, None, 'daemon:%s' % key if key else 'host',
+            'Not checked %s (findings up to %s): %s; %s. %s' % (
+                where, worst, ', '.join(checks), '; '.join(e['reason'] for e in entries), cover),
+            {'daemon': key, 'sockets': daemon.get('sockets'), 'pid': daemon.get('pid'),
+             'error': daemon.get('_api_error'), 'attempts': daemon.get('_api_attempts'),
+             'skipped_checks': checks, 'covered_by_proc_scan': bool(scan['ran'] and covered),
+             'reasons': [e['reason'] for e in entries]}))
     return findings
 
 
@@ -500,14 +650,14 @@ def _public_socket(sock):
 
 
 def run_audit(fs, allow_users=(), allow_groups=(), unit_dirs=UNIT_DIRS, query_api=True,
-              timeout=DEFAULT_TIMEOUT, query=query_daemon):
+              timeout=DEFAULT_TIMEOUT, query=query_daemon, connect_idle_sockets=False):
     """Audit the host behind ``fs`` (a procfs.HostFS). Returns the module result body."""
     daemons, context = procfs.discover_daemons(fs, with_fds=True)
     users = context['users']
     groups = procfs.parse_etc_group(fs.read_text('/etc/group', missing_ok=True))
 
     sockets, seen_inodes = [], {}
-    endpoints, mounts, findings = [], [], []
+    endpoints, findings, skipped, idle = [], [], [], []
     net_cache = {}
     audited = sorted(daemons, key=lambda d: d['key'])
     if not any(d['kind'] == 'rootful' for d in daemons) and fs.exists('/etc/docker/daemon.json'):
@@ -558,8 +708,16 @@ def run_audit(fs, allow_users=(), allow_groups=(), unit_dirs=UNIT_DIRS, query_ap
         where = None if not netns or not init_net else ('host' if netns == init_net else 'daemon')
         endpoints.extend(merge_endpoints(daemon['key'], configured, listeners, tls, args, config, where))
 
-        # containers bind-mounting a socket
-        if query_api and daemon['sockets']:
+        # containers bind-mounting a socket, from the Engine API
+        if not daemon['sockets'] or daemon.get('config_only'):
+            continue
+        if not query_api:
+            skipped.append(skipped_check(daemon['key'], 'container-mounts-socket',
+                                         'the Engine API was not asked (query_api=false)', 'not_asked'))
+        elif daemon.get('pid') is None and not connect_idle_sockets:
+            # No dockerd runs: with socket activation a connection would start one.
+            idle.append(daemon)
+        else:
             api = None
             for path in [p for p in daemon['sockets'] if fs.exists(p)] or daemon['sockets'][:1]:
                 api = query(fs.path(path), timeout=timeout, containers=True, inspect=False, info=False)
@@ -568,24 +726,79 @@ def run_audit(fs, allow_users=(), allow_groups=(), unit_dirs=UNIT_DIRS, query_ap
             if api.get('reachable') and api.get('error') is None:
                 daemon['_containers'] = api.get('containers') or []
             else:
-                findings.append(procfs.make_finding(
-                    'daemon-unreachable', 'low', None, 'daemon:%s' % daemon['key'],
-                    'The Engine API did not answer (%s): containers mounting a Docker socket '
-                    'were not checked for this daemon.' % api.get('error'),
-                    {'sockets': daemon['sockets'], 'pid': daemon.get('pid'), 'error': api.get('error')}))
+                daemon['_api_error'] = api.get('error')
+                daemon['_api_attempts'] = api.get('attempts') or 0
+                skipped.append(skipped_check(
+                    daemon['key'], 'container-mounts-socket',
+                    '%s (%s; %d attempt(s))' % (
+                        'the Engine API gave no container listing' if api.get('reachable')
+                        else 'the Engine API did not answer', api.get('error'), api.get('attempts') or 0),
+                    'unanswered'))
 
     all_socket_paths = [s['path'] for s in sockets] + [
         p for d in daemons for p in d['sockets']] + list(procfs.ROOTFUL_SOCKETS)
+    inodes = set(s['inode'] for s in sockets if s['is_socket'])
+    api_hits, cut = [], []
     for daemon in sorted(daemons, key=lambda d: d['key']):
-        mounts.extend(socket_mounts(daemon['key'], daemon.get('_containers') or [], all_socket_paths))
+        api_hits.extend(socket_mounts(daemon['key'], daemon.get('_containers') or [], all_socket_paths,
+                                      fs=fs, inodes=inodes, truncated=cut))
+    for item in cut:
+        skipped.append(skipped_check(
+            item['daemon'], 'container-mounts-socket',
+            'directory %s mounted by container %s has more than %d entries: only the first %d '
+            'were looked at for a hard link of a Docker socket' % (
+                item['directory'], item['container_id'], DIR_ENTRY_LIMIT, DIR_ENTRY_LIMIT), 'truncated'))
+
+    # containers mounting a socket, from /proc (also when the API did not answer)
+    proc_hits, scan = mount_scan.scan(
+        fs, [{'path': s['path'], 'inode': s['inode']} for s in sockets if s['is_socket']], daemons)
+    # Where the Engine API answered, it covered socket mounts: the scan's own limits matter
+    # only for daemons it did not cover.
+    uncovered = bool(idle) or any(e['kind'] in ('unanswered', 'not_asked') for e in skipped)
+    for item in scan['directories_truncated'] if uncovered else ():
+        skipped.append(skipped_check(
+            None, 'container-mounts-socket',
+            'directory %s of container %s (/proc scan) has more than %d entries: only the first '
+            '%d were looked at for a hard link of a Docker socket' % (
+                item['directory'], item['container_id'], DIR_ENTRY_LIMIT, DIR_ENTRY_LIMIT), 'truncated'))
+    if scan['truncated'] and uncovered:
+        skipped.append(skipped_check(
+            None, 'container-mounts-socket',
+            '%d mount namespace(s) beyond the first %d were not looked at (/proc scan)' % (
+                scan['truncated'], mount_scan.MAX_NAMESPACES), 'truncated'))
+    for entry in skipped:
+        if entry['check'] == 'container-mounts-socket' and entry['kind'] != 'truncated':
+            entry['covered_by_proc_scan'] = bool(scan['complete'] and scan['ran'])
+    mounts = merge_mounts(api_hits, proc_hits)
+    by_key = dict((d['key'], d) for d in daemons)
+    listed = {}
+    for daemon in daemons:
+        for item in daemon.get('_containers') or []:
+            listed[(item.get('Id') or '')[:12]] = ((item.get('Names') or [''])[0].lstrip('/') or None,
+                                                   item.get('Image'))
+    for hit in mounts:
+        if hit['name'] is None and hit['container_id'] in listed:
+            hit['name'], hit['image'] = listed[hit['container_id']]
+        elif hit['name'] is None:
+            # Not listed by the API (it did not answer, was not asked): dockerd's own file.
+            owner = by_key.get(hit['daemon'])
+            root = mount_scan.data_root(owner, users) if owner else None
+            full = next((p['full_id'] for p in proc_hits if p['container_id'] == hit['container_id']), None)
+            if root and full:
+                hit['name'], hit['image'] = mount_scan.container_details(fs, root, full)
 
     units = unit_files(fs, unit_dirs, groups, users)
     findings.extend(socket_findings(sockets, groups, users, allow_users, allow_groups))
     findings.extend(tcp_findings(endpoints))
     findings.extend(unit_findings(units))
     findings.extend(mount_findings(mounts))
-    findings.extend(procfs.incomplete_finding(fs.errors, 'socket_exposure'))
+    findings.extend(procfs.idle_finding(d['key'], d['sockets'], 'socket_exposure') for d in idle)
+    findings.extend(gap_findings(skipped, by_key, scan))
+    incomplete = procfs.incomplete_finding(fs.errors, 'socket_exposure')
+    findings.extend(incomplete)
     findings = procfs.sort_findings(findings)
+    skipped.extend(procfs.unreadable_checks(fs.errors))
+    scan_stats = dict(context['stats'])
     return {
         'sockets': [_public_socket(s) for s in sockets],
         'tcp_endpoints': endpoints,
@@ -595,6 +808,9 @@ def run_audit(fs, allow_users=(), allow_groups=(), unit_dirs=UNIT_DIRS, query_ap
                     for d in sorted(daemons, key=lambda d: d['key'])],
         'findings': findings,
         'summary': summarize(sockets, endpoints, findings),
+        'complete': not skipped,
+        'skipped_checks': [procfs.public_skipped(e) for e in skipped],
+        'mount_scan': scan,
         'errors': list(fs.errors),
-        'scan': context['stats'],
+        'scan': scan_stats,
     }

@@ -355,9 +355,10 @@ def _check_conflicts(module, config, changed, result):
         return
     conflicts = daemon_json.flag_conflicts(config, daemon_json.exec_start_argvs(out))
     result['conflicts'] = dict(conflicts)
-    new = [(key, flag) for key, flag in conflicts if key in changed]
+    # A nested key (proxies.http-proxy) is changed with its top-level key.
+    new = [(key, flag) for key, flag in conflicts if key.split('.', 1)[0] in changed]
     for key, flag in conflicts:
-        if key not in changed:
+        if key.split('.', 1)[0] not in changed:
             module.warn('%s: %s is set in the file and as %s on the command line of %s; '
                         'dockerd refuses to start with both' % (module.params['path'], key,
                                                                 flag, service))

@@ -23,7 +23,7 @@ description:
     uid; C(userns-remap) from daemon.json (C(/etc/docker/daemon.json), C(--config-file), or
     C(~/.config/docker/daemon.json) for rootless daemons) and from C(--userns-remap); and
     C(SecurityOptions), C(DockerRootDir) and C(ServerVersion) from the Engine API C(GET /info),
-    asked over the unix socket with a 2 second timeout (no Docker SDK needed)."
+    asked over the unix socket with a 10 second timeout and one retry (no Docker SDK needed)."
   - "Decision rules, in order: 1. C(rootless) when the daemon is in a user namespace other
     than PID 1's, or its effective uid is not 0, or SecurityOptions contain C(name=rootless).
     2. C(userns-remap) when SecurityOptions contain C(name=userns), or userns-remap is
@@ -42,9 +42,9 @@ description:
     C(/etc/subgid) (numeric owners and names of the same uid are one principal).
   - Read-only. Processes that exit while being read and unreadable files are tolerated and
     listed in RV(errors). A host without Docker gives RV(daemons=[]).
-  - Connecting to a socket held by systemd socket activation (C(docker.socket)) while no
-    dockerd runs starts C(docker.service), as any Docker client would; set O(query_api=false)
-    to audit from process and file evidence only.
+  - A socket that no running dockerd serves is not connected to (connecting to a socket
+    held by systemd socket activation, C(docker.socket), would start C(docker.service)); it
+    is reported as C(daemon-not-running) (info) unless O(connect_idle_sockets=true).
 author:
   - nsguard.docker maintainers (@nsguard)
 extends_documentation_fragment:
@@ -56,7 +56,8 @@ options:
     description:
       - Ask each daemon's Engine API over its unix socket.
       - When V(false), daemons are reported C(reachable=false) and modes come from process
-        evidence only.
+        evidence only; RV(complete) is false and RV(skipped_checks) says the Engine API was
+        not asked (no finding, that is the operator's choice).
     type: bool
     default: true
 notes:
@@ -66,9 +67,11 @@ notes:
   - "Findings: C(userns-default-mode) (high, CIS 2.9) a rootful daemon in default mode;
     C(container-root-is-host-root) (high, CIS 5.30) a container of a remapped or rootless
     daemon whose root is host uid 0; C(subid-overlap) (high) two principals share host IDs;
-    C(subid-malformed) (low); C(daemon-unreachable) (medium with a process, low for a socket
-    only); C(kernel-userns-disabled) and C(apparmor-userns-restricted) (info);
-    C(audit-incomplete) (low)."
+    C(subid-malformed) (low); C(daemon-not-running) (info, a socket no dockerd serves, not
+    connected to); C(kernel-userns-disabled) and C(apparmor-userns-restricted) (info);
+    C(audit-incomplete) (high when a daemon's Engine API did not answer after one retry, or
+    containers were not inspected, naming the checks that were skipped, as severe as what they
+    find; low when some paths could not be read)."
 seealso:
   - module: nsguard.docker.socket_exposure
   - module: nsguard.docker.audit_report
@@ -124,6 +127,17 @@ daemons:
     error:
       description: Why the Engine API could not be used; null when it answered.
       type: str
+    idle:
+      description: True for a socket no running dockerd serves that was not connected to
+        (O(connect_idle_sockets=false)); it has a C(daemon-not-running) finding.
+      type: bool
+    queried:
+      description: Whether the Engine API was asked (false with O(query_api=false) or when idle).
+      type: bool
+    api_attempts:
+      description: Requests made to the Engine API for C(GET /info) and C(GET /containers/json),
+        retries included.
+      type: int
     mode:
       description: C(default), C(userns-remap), C(rootless) or C(unknown).
       type: str
@@ -198,6 +212,35 @@ subordinate_ids:
     C(principals), C(lines), C(start), C(end), C(count)).
   returned: always
   type: dict
+complete:
+  description: False when a check could not be made (see RV(skipped_checks)) or some paths
+    could not be read.
+  returned: always
+  type: bool
+skipped_checks:
+  description: What could not be checked, per daemon.
+  returned: always
+  type: list
+  elements: dict
+  contains:
+    daemon:
+      description: Daemon id; null for the host as a whole.
+      type: str
+    check:
+      description: C(container-root-is-host-root), C(mode-verification) (C(GET /info) confirming
+        a mode that rests on configuration) or C(unreadable paths).
+      type: str
+    reason:
+      description: Why it was skipped.
+      type: str
+    kind:
+      description: C(unanswered) (the Engine API did not answer, or gave no container listing),
+        C(truncated) (containers not inspected), C(not_asked) (O(query_api=false)) or
+        C(unreadable) (permission denied).
+      type: str
+    severity:
+      description: The severity of what the skipped check finds.
+      type: str
 findings:
   description: Problems found, most severe first.
   returned: always
@@ -252,7 +295,8 @@ def main():
     )
     params = module.params
     fs = procfs.module_host_fs(module)
-    result = run_audit(fs, query_api=params['query_api'], timeout=params['api_timeout'])
+    result = run_audit(fs, query_api=params['query_api'], timeout=params['api_timeout'],
+                       connect_idle_sockets=params['connect_idle_sockets'])
     procfs.exit_audit(module, 'namespace_mode', result)
 
 

@@ -27,7 +27,24 @@ description:
   - The owner and mode of the C(docker.service) and C(docker.socket) unit files (and
     drop-ins) in C(/etc/systemd/system), C(/usr/lib/systemd/system) and C(/lib/systemd/system).
   - Running containers that bind-mount a Docker socket, or a directory that holds one, from
-    the Engine API (C(GET /containers/json), over the unix socket, 2 second timeout).
+    the Engine API (C(GET /containers/json), over the unix socket, 10 second timeout, one retry)
+    and from C(/proc), which needs no API. A mount source matches by path, and by the device
+    and inode of the Docker sockets found (rootful and rootless), so another name of a socket
+    (a hard link such as C(/run/x)) and a directory holding one are found too.
+  - "The C(/proc) scan: one process per mount namespace other than PID 1's whose
+    C(/proc/<pid>/cgroup) names a Docker container (C(docker-<id>.scope), C(/docker/<id>));
+    each of its mount points (C(/proc/<pid>/mountinfo)) is stat'ed through
+    C(/proc/<pid>/root). A socket with the device and inode of a Docker socket, a directory
+    whose file system and root hold one (confirmed by a stat through it), or a directory of
+    the same file system with a hard link of one among its first 4096 entries is a socket
+    mount. It works while the Engine API does not answer or is not asked."
+  - A daemon whose Engine API does not answer (after one retry) gives an C(audit-incomplete)
+    finding (high, as what the skipped check finds) that names the skipped check and says
+    whether the C(/proc) scan covered socket mounts in its place; RV(complete) is then false
+    and RV(skipped_checks) lists what was not checked.
+  - A socket that no running dockerd serves is not connected to (with socket activation,
+    C(docker.socket), connecting would start C(docker.service)); it is reported as
+    C(daemon-not-running) (info) unless O(connect_idle_sockets=true).
   - Read-only; only C(/etc/group) and C(/etc/passwd) are read for group membership, so
     members that come only from NSS (LDAP, sssd) are not seen.
 author:
@@ -53,8 +70,10 @@ options:
     default: []
   query_api:
     description:
-      - Ask each daemon for its running containers to find socket mounts. When V(false),
-        socket mounts are not checked.
+      - Ask each daemon for its running containers to find socket mounts.
+      - When V(false), socket mounts come from the C(/proc) scan only; RV(complete) is false
+        and RV(skipped_checks) says the Engine API was not asked (no finding, that is the
+        operator's choice).
     type: bool
     default: true
   unit_dirs:
@@ -73,8 +92,10 @@ notes:
     C(dockerd-listener-unknown) (medium), C(dockerd-listener-info) (info, swarm and metrics),
     C(unit-file-ownership) (medium; 3.1 docker.service, 3.3 docker.socket),
     C(unit-file-permissions) (medium when group/other writable, else low; 3.2, 3.4),
-    C(container-mounts-socket) (high, 5.31), C(daemon-unreachable) (low),
-    C(audit-incomplete) (low)."
+    C(container-mounts-socket) (high, 5.31, also for a hard link of a socket or a directory
+    holding one), C(daemon-not-running) (info, a socket no dockerd serves, not connected to),
+    C(audit-incomplete) (high when a daemon's Engine API did not answer or a directory
+    listing was cut off, naming the skipped check; low when some paths could not be read)."
 seealso:
   - module: nsguard.docker.namespace_mode
   - module: nsguard.docker.audit_report
@@ -179,12 +200,89 @@ unit_files:
   type: list
   elements: dict
 socket_mounts:
-  description: Running containers that bind-mount a Docker socket, with C(daemon),
-    C(container_id), C(name), C(image), C(source), C(destination), C(read_write) and C(match)
-    (C(socket), C(name) or C(parent_directory)).
+  description:
+    - Running containers that mount a Docker socket, one entry per container and mount point.
+    - C(match) says how it was found. From the Engine API's Mounts, C(socket) (the source is a
+      Docker socket path), C(hard_link) (another name of one, the same device and inode),
+      C(name) (ends in docker.sock), C(parent_directory) (a directory above one) or
+      C(hard_link_in_directory) (a directory with a hard link of one). From the C(/proc)
+      scan, C(inode_via_proc), C(parent_directory_via_proc) or C(hard_link_in_directory_via_proc).
   returned: always
   type: list
   elements: dict
+  contains:
+    daemon:
+      description: Id of the daemon the container belongs to.
+      type: str
+    container_id:
+      description: First 12 hex digits of the container id.
+      type: str
+    name:
+      description: Container name (from the Engine API, else from dockerd's C(config.v2.json)); null when unknown.
+      type: str
+    image:
+      description: Image of the container; null when unknown.
+      type: str
+    source:
+      description: Host path mounted (for the C(/proc) scan, where the mounted file system
+        shows it on the host).
+      type: str
+    destination:
+      description: Mount point in the container.
+      type: str
+    read_write:
+      description: Whether the mount is writable.
+      type: bool
+    match:
+      description: How the mount was matched (see above).
+      type: str
+    found_by:
+      description: C(engine_api), C(proc) or both; a mount both find is reported once.
+      type: list
+      elements: str
+    pid:
+      description: A process of the container (the C(/proc) scan); null when only the API saw it.
+      type: int
+    process:
+      description: Command name of that process.
+      type: str
+complete:
+  description: False when a check could not be made (see RV(skipped_checks)) or some paths
+    could not be read.
+  returned: always
+  type: bool
+skipped_checks:
+  description: What could not be checked.
+  returned: always
+  type: list
+  elements: dict
+  contains:
+    daemon:
+      description: Daemon id; null for the host as a whole.
+      type: str
+    check:
+      description: The finding id the check produces (C(container-mounts-socket)), or C(unreadable paths).
+      type: str
+    reason:
+      description: Why it was skipped.
+      type: str
+    kind:
+      description: C(unanswered) (the Engine API did not answer), C(not_asked) (O(query_api=false)),
+        C(truncated) (a listing was cut off) or C(unreadable) (permission denied).
+      type: str
+    severity:
+      description: The severity of what the skipped check finds.
+      type: str
+    covered_by_proc_scan:
+      description: Whether the C(/proc) scan looked for socket mounts in its place.
+      type: bool
+mount_scan:
+  description: The C(/proc) scan, C(ran), C(complete), C(reason) (why it did not run or is
+    incomplete), C(pids_scanned), C(namespaces), C(containers), C(other_namespaces) (not a
+    Docker container, not looked at), C(unreadable), C(vanished), C(truncated) and
+    C(directories_truncated).
+  returned: always
+  type: dict
 daemons:
   description: Daemons found (C(id), C(kind), C(pid), C(sockets)).
   returned: always
@@ -231,7 +329,8 @@ def main():
     fs = procfs.module_host_fs(module)
     result = run_audit(fs, allow_users=params['allow_users'], allow_groups=params['allow_groups'],
                        unit_dirs=params['unit_dirs'], query_api=params['query_api'],
-                       timeout=params['api_timeout'])
+                       timeout=params['api_timeout'],
+                       connect_idle_sockets=params['connect_idle_sockets'])
     procfs.exit_audit(module, 'socket_exposure', result)
 
 

@@ -334,7 +334,20 @@ def test_exec_start_argvs_of_systemctl_show():
            '{ path=/b ; argv[]=/b -D ; ignore_errors=no }')
     assert dj.exec_start_argvs(two) == [['/a', '--data-root', '/srv/d'], ['/b', '-D']]
     assert dj.exec_start_argvs('LoadState=not-found\nExecStart=\n') == []
+    assert dj.exec_start_argvs('LoadState=loaded\n') == []
     assert dj.exec_start_argvs(None) == []
+
+
+def test_exec_start_argvs_one_line_per_command():
+    # systemctl show prints each ExecStart= command of a unit on its own line.
+    lines = ('LoadState=loaded\n'
+             'ExecStart={ path=/usr/bin/true ; argv[]=/usr/bin/true ; ignore_errors=yes ; '
+             'start_time=[n/a] ; stop_time=[n/a] ; pid=0 ; code=(null) ; status=0/0 }\n'
+             + SHOW_DOCKER.split('\n')[1] + '\n'
+             'ExecStartPre={ path=/bin/x ; argv[]=/bin/x -H y ; ignore_errors=no }\n')
+    assert dj.exec_start_argvs(lines) == [
+        ['/usr/bin/true'],
+        ['/usr/bin/dockerd', '-H', 'fd://', '--containerd=/run/containerd/containerd.sock']]
 
 
 def test_command_line_flags_long_short_and_joined():
@@ -343,6 +356,12 @@ def test_command_line_flags_long_short_and_joined():
          'value-only', '--label=a=b'])
     assert flags == {'host': '-H', 'data-root': '--data-root', 'debug': '-D', 'label': '--label=a=b'}
     assert dj.command_line_flags(['dockerd']) == {}
+    for argv in (['dockerd', '-H', 'fd://'], ['dockerd', '-Hfd://'], ['dockerd', '--host=x']):
+        assert list(dj.command_line_flags(argv)) == ['host'], argv
+    assert dj.command_line_flags(['dockerd', '--data-root', '/x']) == {'data-root': '--data-root'}
+    assert dj.command_line_flags(['dockerd', '-D']) == {'debug': '-D'}
+    # argv[0] is the binary, never a flag; unknown one-letter flags are not guessed at
+    assert dj.command_line_flags(['-H', '-x', '-']) == {}
 
 
 def test_flag_conflicts_by_key_and_named_option():
@@ -357,3 +376,19 @@ def test_flag_conflicts_by_key_and_named_option():
 
 def test_rollback_path():
     assert dj.rollback_path('/etc/docker/daemon.json') == '/etc/docker/daemon.json.nsguard-rollback'
+
+
+def test_runtimes_merge_with_add_runtime_and_are_no_conflict():
+    argvs = [['dockerd', '--add-runtime', 'crun=/usr/bin/crun']]
+    assert dj.flag_conflicts({'runtimes': {'runsc': {'path': '/usr/bin/runsc'}}}, argvs) == []
+
+
+def test_nested_keys_conflict_with_their_flag_as_dockerd_flattens_them():
+    argvs = [['dockerd', '-H', 'fd://', '--http-proxy', 'http://proxy:3128', '--log-opt', 'max-size=1m']]
+    config = {'proxies': {'http-proxy': 'http://other:3128', 'no-proxy': 'localhost'},
+              'log-opts': {'max-size': '10m'}}
+    # proxies is flattened (http-proxy conflicts); log-opts is kept whole, as a key of its
+    # own, and conflicts by its named option --log-opt
+    assert dj.flag_conflicts(config, argvs) == [
+        ('log-opts', '--log-opt'), ('proxies.http-proxy', '--http-proxy')]
+    assert dj.flag_conflicts({'proxies': {'no-proxy': 'x'}}, argvs) == []

@@ -14,8 +14,10 @@ import socket
 import time
 
 import pytest
+import yaml
 
-from ansible_collections.nsguard.docker.plugins.module_utils import engine_api
+from ansible_collections.nsguard.docker.plugins.doc_fragments.audit import ModuleDocFragment
+from ansible_collections.nsguard.docker.plugins.module_utils import engine_api, procfs
 from ansible_collections.nsguard.docker.plugins.module_utils.engine_api import (
     EngineAPIError,
     UnixHTTPClient,
@@ -174,3 +176,72 @@ def test_query_daemon_unreachable(sockdir):
     result = query_daemon(os.path.join(sockdir, 'absent.sock'), timeout=0.5)
     assert result['reachable'] is False and 'cannot connect' in result['error']
     assert result['info'] is None and result['containers'] == []
+
+
+class FlakyClient(object):
+    """Answers from a script: an EngineAPIError to raise or a value to return, per call."""
+
+    def __init__(self, script):
+        self.script = list(script)
+        self.paths = []
+
+    def get_json(self, path):
+        self.paths.append(path)
+        step = self.script.pop(0)
+        if isinstance(step, Exception):
+            raise step
+        return step
+
+
+def test_query_daemon_retries_once_after_silence():
+    client = FlakyClient([engine_api.EngineAPIError('timed out reading the response'),
+                          {'ServerVersion': '29.1.3'}, []])
+    result = engine_api.query_daemon('/run/docker.sock', client_factory=lambda p, t: client)
+    assert result['reachable'] is True and result['error'] is None
+    assert result['attempts'] == 3
+    assert client.paths == ['/info', '/info', '/containers/json']
+
+
+def test_query_daemon_gives_up_after_the_retry_and_never_retries_an_http_answer():
+    silent = FlakyClient([engine_api.EngineAPIError('timed out')] * 2)
+    result = engine_api.query_daemon('/s', client_factory=lambda p, t: silent, info=False)
+    assert result['reachable'] is False and result['attempts'] == 2 and 'timed out' in result['error']
+    http = FlakyClient([engine_api.EngineAPIError('GET /info: HTTP 500 boom', status=500)])
+    result = engine_api.query_daemon('/s', client_factory=lambda p, t: http)
+    assert result['attempts'] == 1 and http.paths == ['/info']
+
+
+def test_one_retry_for_the_whole_query():
+    # /info answered after one retry: a second silence (the listing) is not retried again.
+    client = FlakyClient([engine_api.EngineAPIError('timed out'), {'ServerVersion': '29.1.3'},
+                          engine_api.EngineAPIError('timed out reading the response')])
+    result = engine_api.query_daemon('/s', client_factory=lambda p, t: client)
+    assert result['reachable'] is True and 'timed out' in result['error'] and result['attempts'] == 3
+    # A silent listing after a prompt /info gets the retry.
+    client = FlakyClient([{'ServerVersion': '29.1.3'}, engine_api.EngineAPIError('cannot connect'), []])
+    result = engine_api.query_daemon('/s', client_factory=lambda p, t: client)
+    assert result['error'] is None and result['attempts'] == 3
+    assert client.paths == ['/info', '/containers/json', '/containers/json']
+    # retries=0 asks once.
+    client = FlakyClient([engine_api.EngineAPIError('timed out')])
+    assert engine_api.query_daemon('/s', client_factory=lambda p, t: client, retries=0)['attempts'] == 1
+
+
+def test_retry_over_a_real_socket_that_never_answers(sockdir):
+    def silent(_head):
+        return None      # keep the connection open without an answer
+    with _serve(sockdir, {'/containers/json': silent}) as server:
+        started = time.monotonic()
+        result = query_daemon(server.path, timeout=0.05, info=False)
+        elapsed = time.monotonic() - started
+    assert result['reachable'] is False and 'timed out' in result['error']
+    assert result['attempts'] == 2 and elapsed < 1.0
+
+
+def test_default_timeout_suits_a_slow_host_and_the_modules_agree():
+    assert engine_api.DEFAULT_TIMEOUT == 10.0 and engine_api.RETRIES == 1
+    assert procfs.audit_argument_spec()['api_timeout']['default'] == engine_api.DEFAULT_TIMEOUT
+    options = yaml.safe_load(ModuleDocFragment.DOCUMENTATION)['options']
+    assert options['api_timeout']['default'] == engine_api.DEFAULT_TIMEOUT
+    assert options['connect_idle_sockets']['default'] is False
+    assert procfs.audit_argument_spec()['connect_idle_sockets'] == {'type': 'bool', 'default': False}

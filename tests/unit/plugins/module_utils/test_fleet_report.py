@@ -121,6 +121,51 @@ def test_partial_and_missing_status():
     assert document['summary']['host_status'] == {'ok': 0, 'partial': 1, 'failed': 0, 'missing': 2}
 
 
+def test_a_check_a_module_could_not_run_makes_the_host_partial(schema):
+    gap = {'id': 'audit-incomplete', 'severity': 'high', 'cis': None, 'subject': 'daemon:rootful',
+           'message': 'The Engine API did not answer (timed out; 2 attempt(s)).', 'evidence': {}}
+    results = {'namespace_mode': {'daemons': [], 'findings': []},
+               'socket_exposure': {'sockets': [], 'tcp_endpoints': [], 'findings': [gap]}}
+    document = fr.build_fleet({'slow': results, 'fine': {'namespace_mode': {'daemons': [], 'findings': []},
+                                                         'socket_exposure': {'findings': []}}},
+                              generated_at='2026-01-02T03:04:05Z')
+    status = dict((h['name'], h) for h in document['hosts'])
+    assert status['slow']['status'] == 'partial' and status['fine']['status'] == 'ok'
+    assert status['slow']['errors'] == ['socket_exposure: not checked: ' + gap['message']]
+    assert status['slow']['max_severity'] == 'high'
+    _validate(schema, document)
+
+
+def test_skipped_checks_make_the_host_partial_and_are_listed(schema):
+    # query_api=false: complete false without any finding; permission denied: a low gap.
+    skipped = {'daemon': 'rootful', 'check': 'container-mounts-socket', 'kind': 'not_asked', 'severity': 'high',
+               'reason': 'the Engine API was not asked (query_api=false)', 'covered_by_proc_scan': True}
+    denied = {'id': 'audit-incomplete', 'severity': 'low', 'cis': None, 'subject': 'host',
+              'message': '3 path(s) could not be read (permission denied).', 'evidence': {}}
+    document = fr.build_fleet({
+        'chosen': {'namespace_mode': {'daemons': [], 'findings': [], 'complete': True, 'skipped_checks': []},
+                   'socket_exposure': {'findings': [], 'complete': False, 'skipped_checks': [skipped]}},
+        'denied': {'namespace_mode': {'daemons': [], 'findings': [denied]},
+                   'socket_exposure': {'findings': [], 'complete': True, 'skipped_checks': []}},
+        'fine': {'namespace_mode': {'daemons': [], 'findings': [], 'complete': True, 'skipped_checks': []},
+                 'socket_exposure': {'findings': [], 'complete': True, 'skipped_checks': []}},
+    }, generated_at='2026-01-02T03:04:05Z')
+    hosts = dict((h['name'], h) for h in document['hosts'])
+    assert [hosts[n]['status'] for n in ('chosen', 'denied', 'fine')] == ['partial', 'partial', 'ok']
+    assert hosts['chosen']['skipped_checks'] == [{
+        'module': 'socket_exposure', 'daemon': 'rootful', 'check': 'container-mounts-socket',
+        'reason': skipped['reason'], 'covered_by_proc_scan': True}]
+    assert hosts['denied']['errors'] == ['namespace_mode: not checked: ' + denied['message']]
+    assert document['summary']['host_status'] == {'ok': 1, 'partial': 2, 'failed': 0, 'missing': 0}
+    _validate(schema, document)
+    markdown = fr.render_markdown(document)
+    assert 'Not checked:' in markdown
+    assert ('| socket\\_exposure | rootful | container-mounts-socket | the Engine API was not asked '
+            '(query\\_api=false) | yes |') in markdown
+    html = fr.render_html(document)
+    assert '<table class="skipped">' in html and 'query_api=false' in html
+
+
 def test_counts_are_sums_of_module_findings(host_results, fleet):
     for host in fleet['hosts']:
         results = host_results[host['name']]

@@ -221,11 +221,54 @@ def test_default_mode_finding_and_pending_remap():
     assert na.daemon_findings(_daemon(mode='rootless', id='rootless:1000')) == []
 
 
-def test_unreachable_findings_severity_depends_on_process():
+def test_unreachable_daemon_is_an_incomplete_audit_as_severe_as_what_was_skipped():
     with_proc = na.daemon_findings(_daemon(mode='rootless', reachable=False, error='cannot connect'))
-    assert [(f['id'], f['severity']) for f in with_proc] == [('daemon-unreachable', 'medium')]
+    assert [(f['id'], f['severity']) for f in with_proc] == [('audit-incomplete', 'high')]
+    assert 'container-root-is-host-root' in with_proc[0]['evidence']['skipped_checks']
     socket_only = na.daemon_findings(_daemon(mode='unknown', pid=None, reachable=False, error='refused'))
-    assert [(f['id'], f['severity']) for f in socket_only] == [('daemon-unreachable', 'low')]
+    assert [(f['id'], f['severity']) for f in socket_only] == [('audit-incomplete', 'high')]
+    idle = na.daemon_findings(_daemon(mode='unknown', pid=None, reachable=False, error=None, idle=True))
+    assert [(f['id'], f['severity']) for f in idle] == [('daemon-not-running', 'info')]
+
+
+def test_skipped_checks_say_what_the_api_would_have_checked():
+    # Unreachable: the container check, and the mode check when the mode rests on configuration.
+    verified = na.skipped_checks(_daemon(reachable=False, error='timed out', api_attempts=2))
+    assert [(e['check'], e['kind'], e['severity']) for e in verified] == [
+        ('container-root-is-host-root', 'unanswered', 'high')]
+    assert verified[0]['reason'] == 'the Engine API did not answer (timed out; 2 attempt(s))'
+    unverified = na.skipped_checks(_daemon(mode='userns-remap', mode_verified=False, reachable=False, error='x'))
+    assert [e['check'] for e in unverified] == ['container-root-is-host-root', 'mode-verification']
+    # /info answered, the container listing did not; containers left uninspected.
+    listing = na.skipped_checks(_daemon(error='GET /containers/json: timed out'))
+    assert [(e['check'], e['kind']) for e in listing] == [('container-root-is-host-root', 'unanswered')]
+    budget = na.skipped_checks(_daemon(containers_truncated=2, container_errors=[{'id': 'a', 'error': 'e'}]))
+    assert [(e['kind'], e['reason']) for e in budget] == [
+        ('truncated', '3 container(s) not inspected (2 over the time budget, 1 failed)')]
+    assert [(f['id'], f['severity']) for f in na.daemon_findings(_daemon(mode='rootless', containers_truncated=1))] \
+        == [('audit-incomplete', 'high')]
+    # Not asked (query_api=false): said in skipped_checks, no finding; a socket left alone: nothing skipped.
+    assert [e['kind'] for e in na.skipped_checks(_daemon(queried=False, reachable=False))] == ['not_asked']
+    assert na.daemon_findings(_daemon(mode='rootless', queried=False, reachable=False)) == []
+    assert na.skipped_checks(_daemon(idle=True, reachable=False, pid=None)) == []
+    # The severity is that of the container findings the API-based check makes.
+    assert na.API_CHECKS['container-root-is-host-root'] == na.CONTAINER_FINDINGS['container-root-is-host-root'][0]
+
+
+def test_run_audit_complete_and_skipped_checks(host):
+    fakehost.build_db_host(host)
+    result = na.run_audit(host.fs())
+    assert result['complete'] is True and result['skipped_checks'] == []
+    result = na.run_audit(host.fs(), query_api=False)
+    assert result['complete'] is False
+    assert [(e['daemon'], e['check'], e['kind']) for e in result['skipped_checks']] == [
+        ('rootful', 'container-root-is-host-root', 'not_asked'), ('rootful', 'mode-verification', 'not_asked')]
+    assert 'audit-incomplete' not in [f['id'] for f in result['findings']]
+    host.fail('/proc/1/ns/user', PermissionError(13, 'Permission denied'))
+    result = na.run_audit(host.fs())
+    assert result['complete'] is False
+    assert [(e['check'], e['kind'], e['severity']) for e in result['skipped_checks']] == [
+        ('unreadable paths', 'unreadable', 'low')]
 
 
 def test_container_root_is_host_root_finding_only_outside_default_mode():
@@ -312,9 +355,28 @@ def test_run_audit_unreachable_daemon_is_reported_not_guessed(host):
     assert rootful['security_options'] is None and rootful['containers'] == []
     orphan = daemons['rootless:1001']
     assert orphan['mode'] == 'unknown' and orphan['pid'] is None and orphan['reachable'] is False
+    # No dockerd serves the rootless socket: it is not connected to (socket activation
+    # would start a daemon), and said so.
+    assert orphan['idle'] is True and orphan['error'].startswith('not asked: no dockerd process')
+    assert 'rootless:1001=unknown(not running)' in result['summary']['text']
     assert sorted((f['id'], f['severity'], f['subject']) for f in result['findings']) == [
-        ('daemon-unreachable', 'low', 'daemon:rootless:1001'),
-        ('daemon-unreachable', 'medium', 'daemon:rootful')]
+        ('audit-incomplete', 'high', 'daemon:rootful'),
+        ('daemon-not-running', 'info', 'daemon:rootless:1001')]
+
+
+def test_run_audit_never_connects_to_a_socket_no_dockerd_serves(host):
+    host.dead_socket('/run/docker.sock')
+    asked = []
+
+    def query(path, **kwargs):
+        asked.append(path)
+        return {'reachable': False, 'error': 'refused', 'info': None}
+    result = na.run_audit(host.fs(), query=query)
+    assert asked == []
+    assert [(f['id'], f['subject']) for f in result['findings']] == [('daemon-not-running', 'daemon:rootful')]
+    result = na.run_audit(host.fs(), query=query, connect_idle_sockets=True)
+    assert len(asked) == 1
+    assert [f['id'] for f in result['findings']] == ['audit-incomplete']
 
 
 def test_run_audit_without_docker_is_clean(host):

@@ -9,6 +9,7 @@ __metaclass__ = type
 
 import os
 import stat
+import time
 
 import pytest
 
@@ -246,6 +247,35 @@ def test_socket_mounts_exact_name_and_parent_directory():
     assert findings[0]['subject'] == 'container:rootful/ci-runner'
 
 
+def test_socket_mounts_by_device_and_inode(tmp_path):
+    # The 0.1.0 miss: /run/x, a hard link of /run/docker.sock, mounted into a container; and
+    # a directory holding such a link. Matched by (st_dev, st_ino), not by name.
+    import socket
+    run = tmp_path / 'run'
+    (run / 'hidden').mkdir(parents=True)
+    server = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    server.bind(str(run / 'docker.sock'))
+    try:
+        os.link(str(run / 'docker.sock'), str(run / 'x'))
+        os.link(str(run / 'docker.sock'), str(run / 'hidden' / 'y'))
+        (run / 'plain').mkdir()
+        (run / 'plain' / 'file').write_text('not a socket')
+        fs = procfs.HostFS(proc_root=str(tmp_path / 'proc'), etc_root=str(tmp_path / 'etc'), run_root=str(run))
+        st_ = os.stat(str(run / 'docker.sock'))
+        containers = [{'Id': '2' * 64, 'Names': ['/sneaky'], 'Mounts': [
+            {'Type': 'bind', 'Source': '/run/x', 'Destination': '/var/run/api', 'RW': True},
+            {'Type': 'bind', 'Source': '/run/hidden', 'Destination': '/h', 'RW': False},
+            {'Type': 'bind', 'Source': '/run/plain', 'Destination': '/p', 'RW': False}]}]
+        hits = sa.socket_mounts('rootful', containers, ['/run/docker.sock'], fs=fs,
+                                inodes=[(st_.st_dev, st_.st_ino)])
+        assert [(h['source'], h['match']) for h in hits] == [
+            ('/run/x', 'hard_link'), ('/run/hidden', 'hard_link_in_directory')]
+        # Without the inodes (the 0.1.0 way) both are missed.
+        assert sa.socket_mounts('rootful', containers, ['/run/docker.sock']) == []
+    finally:
+        server.close()
+
+
 # ------------------------------------------------------------------ run_audit on a fake host
 
 def test_run_audit_exposed_rootful_daemon(host):
@@ -301,9 +331,13 @@ def test_run_audit_rootless_world_writable_and_unreachable(host):
     result = sa.run_audit(host.fs(), unit_dirs=[])
     assert result['sockets'][0]['kind'] == 'rootless'
     assert result['sockets'][0]['reach']['everyone'] is True
+    # The skipped container check is reported as severe as what it finds.
     assert found(result['findings']) == [
-        ('daemon-unreachable', 'low', None, 'daemon:rootless:1000'),
+        ('audit-incomplete', 'high', None, 'daemon:rootless:1000'),
         ('socket-world-writable', 'high', '3.16', 'socket:/run/user/1000/docker.sock')]
+    gap = [f for f in result['findings'] if f['id'] == 'audit-incomplete'][0]
+    assert gap['evidence']['skipped_checks'] == ['container-mounts-socket']
+    assert '2 attempt(s)' in gap['message']
 
 
 def test_run_audit_stopped_docker_config_still_audited(host):
@@ -338,3 +372,192 @@ def test_socket_info_reports_non_socket(host):
     host.write('/run/docker.sock/placeholder', '')   # a directory where the socket should be
     info = sa.socket_info(host.fs(), '/run/docker.sock', GROUPS, USERS)
     assert info['is_socket'] is False and stat.S_ISDIR(os.stat(host.real('/run/docker.sock')).st_mode)
+
+
+def test_run_audit_never_connects_to_a_socket_no_dockerd_serves(host):
+    # docker.socket active, docker.service stopped: a connection would start dockerd.
+    host.standard_etc()
+    host.dead_socket('/run/docker.sock', mode=0o660, uid=0, gid=0)
+    asked = []
+
+    def query(path, **kwargs):
+        asked.append(path)
+        return {'reachable': False, 'error': 'refused', 'containers': []}
+    result = sa.run_audit(host.fs(), unit_dirs=[], query=query)
+    assert asked == []
+    assert ('daemon-not-running', 'info', None, 'daemon:rootful') in found(result['findings'])
+    assert 'audit-incomplete' not in [f['id'] for f in result['findings']]
+    result = sa.run_audit(host.fs(), unit_dirs=[], query=query, connect_idle_sockets=True)
+    assert len(asked) == 1
+    assert 'audit-incomplete' in [f['id'] for f in result['findings']]
+
+
+# ------------------------------------------------------------------ the /proc scan beside the API
+
+CID = 'c0ffee' + '1' * 58
+OTHER_CID = 'decade' + '3' * 58
+HOST_MOUNTINFO = fakehost.fixture_text('proc', 'mountinfo_host')
+
+
+def _container(host, pid, cid, mounts, mnt_ns):
+    """A container process whose mount namespace has ``mounts`` [(fs root on the host's /run
+    tmpfs 0:24, mount point)]; through /proc/<pid>/root each mount point is the host file
+    (a hard link: the same inode, as a bind mount shows it)."""
+    text = ''.join('%d 700 0:24 %s %s rw,nosuid - tmpfs tmpfs rw\n' % (800 + n, root, point)
+                   for n, (root, point) in enumerate(mounts))
+    proc_root = host.add_container(pid, cid, text, mnt_ns=mnt_ns)
+    for root, point in mounts:
+        target = os.path.join(proc_root, point.lstrip('/'))
+        os.makedirs(os.path.dirname(target), exist_ok=True)
+        os.link(host.real('/run' + root), target)
+
+
+def _rootful(host, routes=None, dead=False):
+    host.standard_etc()
+    host.write('/proc/1/mountinfo', HOST_MOUNTINFO)
+    host.add_process(500, 'dockerd', ['/usr/bin/dockerd', '-H', 'fd://'])
+    if dead:
+        host.dead_socket('/run/docker.sock', gid=0)
+    else:
+        host.engine('/run/docker.sock', routes or {'/containers/json': (200, [])}, gid=0)
+
+
+def test_run_audit_api_and_proc_scan_report_a_mount_once(host):
+    _rootful(host, {'/containers/json': (200, [
+        {'Id': CID, 'Names': ['/sneaky'], 'Image': 'alpine:3.20', 'Mounts': [
+            {'Type': 'bind', 'Source': '/run/x', 'Destination': '/var/run/api.sock', 'RW': True}]}])})
+    host.link('/run/docker.sock', '/run/x')
+    _container(host, 4242, CID, [('/x', '/run/api.sock'), ('/docker.sock', '/run/docker.sock')],
+               'mnt:[4026532700]')
+    result = sa.run_audit(host.fs(), unit_dirs=[])
+    assert [(m['destination'], m['match'], m['found_by'], m['name'], m['pid']) for m in result['socket_mounts']] == [
+        ('/var/run/api.sock', 'hard_link', ['engine_api', 'proc'], 'sneaky', 4242),
+        # Not in the API's Mounts, seen in the container's mount namespace: named from the listing.
+        ('/run/docker.sock', 'inode_via_proc', ['proc'], 'sneaky', 4242)]
+    assert found(result['findings']) == [('container-mounts-socket', 'high', '5.31', 'container:rootful/sneaky')] * 2
+    assert result['complete'] is True and result['skipped_checks'] == []
+    assert result['mount_scan']['ran'] and result['mount_scan']['containers'] == 1
+
+
+def test_run_audit_slow_api_is_incomplete_and_the_proc_scan_covers_it(host):
+    # Issue (a): the Engine API timed out on a slow host while two containers had the
+    # socket bind-mounted. Both are still found, and the gap is high, not a low note.
+    _rootful(host, {'/containers/json': lambda head: None})     # never answers
+    data_root = os.path.join(host.root, 'docker')
+    host.etc_file('docker/daemon.json', text='{"data-root": "%s"}' % data_root)
+    for cid, name in ((CID, 'sockmount'), (OTHER_CID, 'runner')):
+        path = os.path.join(data_root, 'containers', cid)
+        os.makedirs(path, exist_ok=True)
+        with open(os.path.join(path, 'config.v2.json'), 'w') as handle:
+            handle.write('{"Name": "/%s", "Config": {"Image": "alpine:3.20"}}' % name)
+    _container(host, 4242, CID, [('/docker.sock', '/var/run/docker.sock')], 'mnt:[4026532700]')
+    _container(host, 4343, OTHER_CID, [('/docker.sock', '/run/docker.sock')], 'mnt:[4026532701]')
+    started = time.monotonic()
+    result = sa.run_audit(host.fs(), unit_dirs=[], timeout=0.05)
+    assert time.monotonic() - started < 2
+    assert found(result['findings']) == [
+        ('audit-incomplete', 'high', None, 'daemon:rootful'),
+        ('container-mounts-socket', 'high', '5.31', 'container:rootful/runner'),
+        ('container-mounts-socket', 'high', '5.31', 'container:rootful/sockmount')]
+    gap = [f for f in result['findings'] if f['id'] == 'audit-incomplete'][0]
+    assert gap['evidence']['covered_by_proc_scan'] is True and gap['evidence']['attempts'] == 2
+    assert 'covered socket mounts in its place' in gap['message'] and 'timed out' in gap['message']
+    assert result['complete'] is False
+    assert result['skipped_checks'] == [{
+        'daemon': 'rootful', 'check': 'container-mounts-socket', 'kind': 'unanswered', 'severity': 'high',
+        'reason': gap['evidence']['reasons'][0], 'covered_by_proc_scan': True}]
+    assert [(m['name'], m['image'], m['found_by']) for m in result['socket_mounts']] == [
+        ('sockmount', 'alpine:3.20', ['proc']), ('runner', 'alpine:3.20', ['proc'])]
+
+
+def test_run_audit_idle_socket_not_asked_but_mounts_still_found(host):
+    # docker.service stopped, docker.socket active, a container left running (live-restore).
+    host.standard_etc()
+    host.write('/proc/1/mountinfo', HOST_MOUNTINFO)
+    host.dead_socket('/run/docker.sock', gid=0)
+    _container(host, 4242, CID, [('/docker.sock', '/run/docker.sock')], 'mnt:[4026532700]')
+    asked = []
+
+    def query(path, **kwargs):
+        asked.append(path)
+        raise AssertionError('the audit connected to a socket no dockerd serves')
+    result = sa.run_audit(host.fs(), unit_dirs=[], query=query)
+    assert asked == []
+    assert found(result['findings']) == [
+        ('container-mounts-socket', 'high', '5.31', 'container:rootful/%s' % CID[:12]),
+        ('daemon-not-running', 'info', None, 'daemon:rootful')]
+    idle = [f for f in result['findings'] if f['id'] == 'daemon-not-running'][0]
+    assert 'was not asked' in idle['message'] and '/proc scan' in idle['message']
+    assert result['complete'] is True
+
+
+def test_run_audit_cut_off_directory_listing_is_incomplete(host, monkeypatch):
+    monkeypatch.setattr(sa, 'DIR_ENTRY_LIMIT', 3)
+    _rootful(host, {'/containers/json': (200, [
+        {'Id': CID, 'Names': ['/crowded'], 'Mounts': [
+            {'Type': 'bind', 'Source': '/run/many', 'Destination': '/many', 'RW': False}]}])})
+    for number in range(5):
+        host.write('/run/many/file%d' % number, '')
+    result = sa.run_audit(host.fs(), unit_dirs=[])
+    assert found(result['findings']) == [('audit-incomplete', 'high', None, 'daemon:rootful')]
+    assert result['complete'] is False
+    assert [(e['check'], e['kind']) for e in result['skipped_checks']] == [('container-mounts-socket', 'truncated')]
+    assert 'more than 3 entries' in result['skipped_checks'][0]['reason']
+
+
+def test_run_audit_not_asking_the_api_is_said_but_is_no_finding(host):
+    _rootful(host)
+    result = sa.run_audit(host.fs(), unit_dirs=[], query_api=False)
+    assert [f['id'] for f in result['findings']] == []
+    assert result['complete'] is False
+    assert [(e['daemon'], e['check'], e['kind'], e['covered_by_proc_scan']) for e in result['skipped_checks']] == [
+        ('rootful', 'container-mounts-socket', 'not_asked', True)]
+    assert host.engines[0].requests == []
+
+
+def test_only_directories_of_a_socket_file_system_are_listed():
+    # A hard link cannot cross file systems: a volume on /var/lib is never listed, however
+    # large (its size would otherwise cut the listing off and make the audit incomplete).
+    class Stat(object):
+        def __init__(self, dev, mode):
+            self.st_dev, self.st_ino, self.st_mode = dev, 1, mode
+
+    class FS(object):
+        listed = []
+
+        def stat(self, path, missing_ok=False, follow=True):
+            return Stat(8 if path.startswith('/var/lib') else 25, stat.S_IFDIR | 0o755)
+
+        def special_entries(self, path, limit):
+            self.listed.append(path)
+            return [], False
+    fs = FS()
+    containers = [{'Id': CID, 'Names': ['/v'], 'Mounts': [
+        {'Source': '/var/lib/docker/volumes/big/_data', 'Destination': '/data'},
+        {'Source': '/run/lock', 'Destination': '/lock'}]}]
+    assert sa.socket_mounts('rootful', containers, ['/run/docker.sock'], fs=fs, inodes=[(25, 7)]) == []
+    assert fs.listed == ['/run/lock']
+
+
+def test_merge_mounts_one_entry_per_exposure():
+    api = [{'daemon': 'rootful', 'container_id': CID[:12], 'name': 'sockmount', 'image': 'alpine',
+            'source': '/var/run/docker.sock', 'destination': '/var/run/docker.sock', 'read_write': True,
+            'match': 'socket', 'found_by': ['engine_api'], 'pid': None, 'process': None},
+           {'daemon': 'rootful', 'container_id': CID[:12], 'name': 'sockmount', 'image': 'alpine',
+            'source': '/run', 'destination': '/hostrun', 'read_write': True,
+            'match': 'parent_directory', 'found_by': ['engine_api'], 'pid': None, 'process': None}]
+
+    def proc(destination, source, match='inode_via_proc', cid=CID):
+        return {'daemon': 'rootful', 'container_id': cid[:12], 'destination': destination, 'source': source,
+                'socket': '/run/docker.sock', 'match': match, 'read_write': True, 'pid': 42, 'process': 'sh'}
+    merged = sa.merge_mounts(api, [
+        proc('/run/docker.sock', '/run/docker.sock'),              # /var/run -> /run in the image
+        proc('/srv/run/docker.sock', '/run/docker.sock'),          # another symlink layout: same source
+        proc('/hostrun', '/run', 'parent_directory_via_proc'),
+        proc('/hostrun/user/1000', '/run/user/1000', 'parent_directory_via_proc'),   # an rbind submount
+        proc('/run/docker.sock', '/run/docker.sock', cid=OTHER_CID)])
+    assert [(m['container_id'], m['destination'], m['found_by'], m['pid']) for m in merged] == [
+        (CID[:12], '/var/run/docker.sock', ['engine_api', 'proc'], 42),
+        (CID[:12], '/hostrun', ['engine_api', 'proc'], 42),
+        (OTHER_CID[:12], '/run/docker.sock', ['proc'], 42)]
+    assert [s['destination'] for s in merged[1]['submounts']] == ['/hostrun/user/1000']

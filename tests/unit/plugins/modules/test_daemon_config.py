@@ -523,6 +523,24 @@ def test_service_conflict_already_in_the_file_warns(env, systemd, capsys):
     assert result['changed'] is True
     warnings = [str(w) for w in result.get('warnings', [])]
     assert any('containerd' in w and 'docker.service' in w for w in warnings), result
+    assert result['conflicts'] == {'containerd': '--containerd=/run/containerd/containerd.sock'}
+    assert json.loads(env.path.read_text())['debug'] is True
+    calls = [json.loads(line) for line in (systemd / 'calls').read_text().splitlines()]
+    assert calls == [['systemctl', 'show', '--property', 'LoadState,ExecStart', 'docker.service']]
+
+
+def test_nested_key_conflicting_with_a_flag_fails_before_writing(env, systemd, capsys):
+    (systemd / 'execstart').write_text(
+        'ExecStart={ path=/usr/bin/dockerd ; argv[]=/usr/bin/dockerd -H fd:// '
+        '--http-proxy=http://proxy:3128 ; ignore_errors=no ; pid=0 }')
+    env.path.write_text(fixture_text('basic.json'))
+    before = env.path.read_bytes()
+    result = run(env, capsys, settings={'proxies': {'http-proxy': 'http://other:3128'}},
+                 service='docker.service', validate=False)
+    assert result['failed'] is True, result
+    assert 'proxies.http-proxy' in result['msg'] and '--http-proxy' in result['msg']
+    assert result['conflicts'] == {'proxies.http-proxy': '--http-proxy=http://proxy:3128'}
+    assert env.path.read_bytes() == before
 
 
 def test_service_not_installed_is_not_checked(env, systemd, capsys):
@@ -541,8 +559,9 @@ def test_rollback_copy_keeps_the_previous_bytes(env, capsys):
     copy = env.path.parent / 'daemon.json.nsguard-rollback'
     assert result['rollback_file'] == str(copy)
     assert result['created'] is False
-    assert copy.read_text() == original
+    assert copy.read_bytes() == original.encode('utf-8')
     assert stat.S_IMODE(copy.stat().st_mode) == 0o640
+    assert json.loads(env.path.read_text()) == {'log-level': 'warn', 'debug': True}
 
 
 def test_rollback_copy_of_a_new_file_and_in_check_mode(env, capsys):
@@ -551,3 +570,21 @@ def test_rollback_copy_of_a_new_file_and_in_check_mode(env, capsys):
     assert result['created'] is True and 'rollback_file' not in result and not copy.exists()
     result = run(env, capsys, check_mode=True, settings={'debug': False}, rollback_copy=True)
     assert result['changed'] is True and 'rollback_file' not in result and not copy.exists()
+
+
+def test_rollback_copy_not_made_when_nothing_changes(env, capsys):
+    env.path.write_text('{"debug": true}\n')
+    result = run(env, capsys, settings={'debug': True}, rollback_copy=True)
+    assert result['changed'] is False
+    assert 'rollback_file' not in result and 'created' not in result
+    assert not (env.path.parent / 'daemon.json.nsguard-rollback').exists()
+
+
+def test_rollback_copy_in_check_mode_of_an_existing_file(env, capsys):
+    env.path.write_text('{"debug": true}\n')
+    before = env.path.read_bytes()
+    result = run(env, capsys, check_mode=True, settings={'debug': False}, rollback_copy=True)
+    assert result['changed'] is True and result['created'] is False
+    assert 'rollback_file' not in result
+    assert not (env.path.parent / 'daemon.json.nsguard-rollback').exists()
+    assert env.path.read_bytes() == before

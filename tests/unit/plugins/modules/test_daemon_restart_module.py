@@ -100,3 +100,25 @@ def test_failure_is_undone_and_reported(host, capsys):
     journal = [c for c in calls() if c[0] == 'journalctl']
     assert journal and journal[0][journal[0].index('--lines') + 1] == '5'
     assert ['systemctl', 'reset-failed', 'docker.service', 'docker.socket'] in calls()
+
+
+def test_failure_of_a_created_file_removes_it(host, capsys):
+    config, copy, calls = host
+    config.write_text(BAD)
+    result = run(capsys, config_path=str(config), created=True)
+    assert result['failed'] is True and result['rolled_back'] is True
+    assert not config.exists()
+    assert 'did not exist before' in result['msg']
+
+
+def test_rollback_file_in_another_directory_is_not_renamed(host, tmp_path, capsys):
+    config, copy, calls = host
+    config.write_text(BAD)
+    elsewhere = tmp_path / 'elsewhere'
+    elsewhere.mkdir()
+    (elsewhere / 'daemon.json').write_text(GOOD)
+    result = run(capsys, config_path=str(config), rollback_file=str(elsewhere / 'daemon.json'))
+    assert result['failed'] is True and result['changed'] is True
+    assert 'could not be undone' in result['msg'] and 'not in the directory' in result['msg']
+    assert config.read_text() == BAD and (elsewhere / 'daemon.json').read_text() == GOOD
+    assert not any(c[1] == 'reset-failed' for c in calls() if c[0] == 'systemctl')

@@ -76,3 +76,26 @@ def test_runs_on_this_machine_quickly(capsys):
     assert time.monotonic() - started < 1.0
     assert result['_rc'] == 0 and result['changed'] is False
     assert isinstance(result['daemons'], list) and isinstance(result['errors'], list)
+
+
+def test_a_socket_no_dockerd_serves_is_not_connected_to(host, capsys):
+    # docker.socket active, docker.service stopped: a connection would start dockerd.
+    engine = host.engine('/run/docker.sock', fakehost.engine_routes('default'), gid=0)
+    result = run_module(namespace_mode, host.module_args(), capsys)
+    assert engine.requests == []
+    assert [(f['id'], f['severity']) for f in result['findings']] == [('daemon-not-running', 'info')]
+    assert result['complete'] is True and result['skipped_checks'] == []
+    assert result['daemons'][0]['idle'] is True and result['daemons'][0]['queried'] is False
+    result = run_module(namespace_mode, host.module_args(connect_idle_sockets=True), capsys)
+    assert [r.split(' ')[1] for r in engine.requests][:2] == ['/info', '/containers/json']
+
+
+def test_unanswered_daemon_is_incomplete_and_high(host, capsys):
+    host.add_process(500, 'dockerd', ['/usr/bin/dockerd', '-H', 'fd://'])
+    host.dead_socket('/run/docker.sock', gid=0)
+    result = run_module(namespace_mode, host.module_args(api_timeout=0.2, fail_on='high'), capsys)
+    assert result['_rc'] == 1 and 'audit-incomplete' in result['msg']
+    assert result['complete'] is False
+    assert [(e['daemon'], e['check'], e['kind']) for e in result['skipped_checks']] == [
+        ('rootful', 'container-root-is-host-root', 'unanswered')]
+    assert result['daemons'][0]['api_attempts'] == 2

@@ -27,7 +27,9 @@ def test_documentation_is_complete():
     assert spec_defaults['unit_dirs'] == ['/etc/systemd/system', '/usr/lib/systemd/system', '/lib/systemd/system']
     assert spec_defaults['fail_on'] == 'none'
     returned = yaml.safe_load(socket_exposure.RETURN)
-    assert set(['sockets', 'tcp_endpoints', 'unit_files', 'socket_mounts', 'findings', 'summary']) <= set(returned)
+    assert set(['sockets', 'tcp_endpoints', 'unit_files', 'socket_mounts', 'findings', 'summary', 'complete',
+                'skipped_checks', 'mount_scan']) <= set(returned)
+    assert spec_defaults['connect_idle_sockets'] is False and spec_defaults['api_timeout'] == 10.0
     assert yaml.safe_load(socket_exposure.EXAMPLES)
 
 
@@ -90,3 +92,28 @@ def test_both_modules_on_a_busy_fake_host_under_a_second(host, capsys):
     run_module(namespace_mode, host.module_args(), capsys)
     run_module(socket_exposure, host.module_args(unit_dirs=[host.units]), capsys)
     assert time.monotonic() - started < 1.0
+
+
+def test_a_socket_no_dockerd_serves_is_not_connected_to(host, capsys):
+    # docker.socket active, docker.service stopped: a connection would start dockerd.
+    engine = host.engine('/run/docker.sock', fakehost.engine_routes('default'), gid=0)
+    result = run_module(socket_exposure, host.module_args(unit_dirs=[]), capsys)
+    assert engine.requests == []
+    assert 'daemon-not-running' in [f['id'] for f in result['findings']]
+    assert result['complete'] is True and result['socket_mounts'] == []
+    result = run_module(socket_exposure, host.module_args(unit_dirs=[], connect_idle_sockets=True), capsys)
+    assert [r.split(' ')[1] for r in engine.requests] == ['/containers/json']
+    assert [m['name'] for m in result['socket_mounts']] == ['ci-runner']
+
+
+def test_results_say_what_was_not_checked(host, capsys):
+    host.standard_etc()
+    host.add_process(500, 'dockerd', ['/usr/bin/dockerd', '-H', 'fd://'])
+    host.dead_socket('/run/docker.sock', gid=0)
+    result = run_module(socket_exposure, host.module_args(unit_dirs=[], api_timeout=0.2), capsys)
+    assert result['complete'] is False
+    (gap,) = [f for f in result['findings'] if f['id'] == 'audit-incomplete']
+    assert gap['severity'] == 'high' and gap['evidence']['skipped_checks'] == ['container-mounts-socket']
+    assert [(e['daemon'], e['check'], e['kind']) for e in result['skipped_checks']] == [
+        ('rootful', 'container-mounts-socket', 'unanswered')]
+    assert 'mount_scan' in result and result['mount_scan']['ran'] is False
