@@ -174,7 +174,8 @@ def socket_locations(sockets, init_mounts):
     return locations
 
 
-def _socket_inode(st_):
+def socket_inode(st_):
+    """(st_dev, st_ino) of a stat result that is a socket, else None."""
     return (st_.st_dev, st_.st_ino) if st_ is not None and stat.S_ISSOCK(st_.st_mode) else None
 
 
@@ -204,7 +205,7 @@ def match_namespace(fs, pid, mounts, locations, inodes, init_mounts=(), limit=DI
             continue
         hit = {'destination': point, 'read_write': mount['options'][:1] == ['rw'],
                'source': host_path_of(mount['device'], mount['root'], init_mounts)}
-        known = inodes.get(_socket_inode(st_))
+        known = inodes.get(socket_inode(st_))
         if known is not None:
             hit.update({'socket': known, 'match': 'inode_via_proc'})
             hits.append(hit)
@@ -216,7 +217,7 @@ def match_namespace(fs, pid, mounts, locations, inodes, init_mounts=(), limit=DI
             if not rest:
                 continue  # not below this directory ('' would be the socket itself)
             inner = fs.stat(join(where, rest), missing_ok=True, follow=False)
-            if _socket_inode(inner) == loc['inode']:
+            if socket_inode(inner) == loc['inode']:
                 hit.update({'socket': loc['path'], 'match': 'parent_directory_via_proc',
                             'path_in_container': join(point, rest)})
                 break
@@ -225,8 +226,8 @@ def match_namespace(fs, pid, mounts, locations, inodes, init_mounts=(), limit=DI
             if cut:
                 truncated.append({'pid': pid, 'directory': point, 'source': hit['source']})
             for name in names or ():
-                known = inodes.get(_socket_inode(fs.stat(join(where, '/' + name), missing_ok=True,
-                                                         follow=False)))
+                known = inodes.get(socket_inode(fs.stat(join(where, '/' + name), missing_ok=True,
+                                                        follow=False)))
                 if known is not None:
                     hit.update({'socket': known, 'match': 'hard_link_in_directory_via_proc',
                                 'path_in_container': join(point, '/' + name)})

@@ -463,10 +463,6 @@ DIR_ENTRY_LIMIT = mount_scan.DIR_ENTRY_LIMIT
 API_CHECKS = {'container-mounts-socket': 'high'}
 
 
-def _inode(st_):
-    return (st_.st_dev, st_.st_ino) if st_ is not None and stat.S_ISSOCK(st_.st_mode) else None
-
-
 def _mount_match(source, known, fs, inodes, truncated=None):
     """How ``source`` exposes a Docker socket, or None. ``known`` are canonical socket paths,
     ``inodes`` the (st_dev, st_ino) of the Docker sockets found on the host. A directory
@@ -475,7 +471,7 @@ def _mount_match(source, known, fs, inodes, truncated=None):
     if norm in known:
         return 'socket'
     st_ = fs.stat(source, missing_ok=True) if fs is not None else None
-    if _inode(st_) in inodes:
+    if mount_scan.socket_inode(st_) in inodes:
         return 'hard_link'  # another name of the same socket
     if norm.endswith('docker.sock'):
         return 'name'
@@ -488,7 +484,7 @@ def _mount_match(source, known, fs, inodes, truncated=None):
         if cut and truncated is not None:
             truncated.append(source)
         for entry in names or ():
-            if _inode(fs.stat(prefix + entry, missing_ok=True, follow=False)) in inodes:
+            if mount_scan.socket_inode(fs.stat(prefix + entry, missing_ok=True, follow=False)) in inodes:
                 return 'hard_link_in_directory'
     return None
 
@@ -528,11 +524,7 @@ def socket_mounts(daemon_id, containers, socket_paths, fs=None, inodes=(), trunc
 
 
 def _covers(outer, inner):
-    return below(_norm(inner), _norm(outer)) is not None
-
-
-def below(path, top):
-    return mount_scan.below(path, top)
+    return mount_scan.below(_norm(inner), _norm(outer)) is not None
 
 
 def merge_mounts(api_hits, proc_hits):
@@ -776,16 +768,22 @@ def run_audit(fs, allow_users=(), allow_groups=(), unit_dirs=UNIT_DIRS, query_ap
         for item in daemon.get('_containers') or []:
             listed[(item.get('Id') or '')[:12]] = ((item.get('Names') or [''])[0].lstrip('/') or None,
                                                    item.get('Image'))
+    full_ids = dict((p['container_id'], p['full_id']) for p in proc_hits)
+    details = {}  # container id -> (name, image): one config.v2.json read per container
     for hit in mounts:
-        if hit['name'] is None and hit['container_id'] in listed:
-            hit['name'], hit['image'] = listed[hit['container_id']]
-        elif hit['name'] is None:
+        container = hit['container_id']
+        if hit['name'] is not None:
+            continue
+        if container in listed:
+            hit['name'], hit['image'] = listed[container]
+            continue
+        if container not in details:
             # Not listed by the API (it did not answer, was not asked): dockerd's own file.
             owner = by_key.get(hit['daemon'])
             root = mount_scan.data_root(owner, users) if owner else None
-            full = next((p['full_id'] for p in proc_hits if p['container_id'] == hit['container_id']), None)
-            if root and full:
-                hit['name'], hit['image'] = mount_scan.container_details(fs, root, full)
+            details[container] = (mount_scan.container_details(fs, root, full_ids[container])
+                                  if root and container in full_ids else (None, None))
+        hit['name'], hit['image'] = details[container]
 
     units = unit_files(fs, unit_dirs, groups, users)
     findings.extend(socket_findings(sockets, groups, users, allow_users, allow_groups))
@@ -794,11 +792,9 @@ def run_audit(fs, allow_users=(), allow_groups=(), unit_dirs=UNIT_DIRS, query_ap
     findings.extend(mount_findings(mounts))
     findings.extend(procfs.idle_finding(d['key'], d['sockets'], 'socket_exposure') for d in idle)
     findings.extend(gap_findings(skipped, by_key, scan))
-    incomplete = procfs.incomplete_finding(fs.errors, 'socket_exposure')
-    findings.extend(incomplete)
+    findings.extend(procfs.incomplete_finding(fs.errors, 'socket_exposure'))
     findings = procfs.sort_findings(findings)
     skipped.extend(procfs.unreadable_checks(fs.errors))
-    scan_stats = dict(context['stats'])
     return {
         'sockets': [_public_socket(s) for s in sockets],
         'tcp_endpoints': endpoints,
@@ -812,5 +808,5 @@ def run_audit(fs, allow_users=(), allow_groups=(), unit_dirs=UNIT_DIRS, query_ap
         'skipped_checks': [procfs.public_skipped(e) for e in skipped],
         'mount_scan': scan,
         'errors': list(fs.errors),
-        'scan': scan_stats,
+        'scan': context['stats'],
     }
