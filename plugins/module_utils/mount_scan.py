@@ -290,18 +290,53 @@ def _attribute(daemons, user_ns, cgroup_text):
     return 'rootful'
 
 
-def _read(fs, host_path, stats, limit=None):
+def _read(fs, host_path, stats, limit=None, record=True):
     """Text of a /proc file of a process that may have exited; permission problems are
-    recorded (they make the scan incomplete), a vanished process is only counted."""
+    counted and recorded (they make the scan incomplete) unless ``record`` is false, a
+    vanished process is only counted."""
     data, exc = fs.try_read(host_path, limit)
     if exc is None:
         return data.decode('utf-8', 'replace')
     if isinstance(exc, PermissionError):
         stats['unreadable'] += 1
-        fs.record(host_path, exc)
+        if record:
+            fs.record(host_path, exc)
     else:
         stats['vanished'] += 1
     return None
+
+
+def container_processes(fs, namespaces, stats, record=True):
+    """(pid, container full id, cgroup text), one per mount namespace of ``namespaces``
+    (mount_namespaces()) whose process a Docker container's cgroup holds; the others are
+    counted in stats['other_namespaces']."""
+    for link in sorted(namespaces):
+        for pid in namespaces[link][:PIDS_PER_NAMESPACE]:
+            cgroup = _read(fs, '/proc/%d/cgroup' % pid, stats, 65536, record)
+            if cgroup is not None:
+                break
+        else:
+            continue
+        container = parse_container_id(cgroup)
+        if container is None:
+            stats['other_namespaces'] += 1
+            continue
+        yield pid, container, cgroup
+
+
+def container_ids(fs):
+    """Full ids of the Docker containers whose processes /proc shows, or None when /proc
+    cannot tell. Only candidates (engine_api.query_daemon): a daemon's own count says
+    whether they are all of its containers. Nothing is recorded in ``fs.errors``."""
+    init_mnt, _exc = fs.try_readlink('/proc/1/ns/mnt')
+    if init_mnt is None:
+        return None
+    namespaces, stats = mount_namespaces(fs, init_mnt)
+    if namespaces is None:
+        return None
+    stats['other_namespaces'] = 0
+    return sorted(set(container for _pid, container, _cgroup
+                      in container_processes(fs, namespaces, stats, record=False)))
 
 
 def scan(fs, sockets, daemons, limit=MAX_NAMESPACES, entry_limit=DIR_ENTRY_LIMIT):
@@ -342,17 +377,7 @@ def scan(fs, sockets, daemons, limit=MAX_NAMESPACES, entry_limit=DIR_ENTRY_LIMIT
     stats['ran'] = True
     stats['namespaces'] = len(namespaces)
     hits = []
-    for link in sorted(namespaces):
-        for pid in namespaces[link][:PIDS_PER_NAMESPACE]:
-            cgroup = _read(fs, '/proc/%d/cgroup' % pid, stats, 65536)
-            if cgroup is not None:
-                break
-        else:
-            continue
-        container = parse_container_id(cgroup)
-        if container is None:
-            stats['other_namespaces'] += 1
-            continue
+    for pid, container, cgroup in container_processes(fs, namespaces, stats):
         stats['containers'] += 1
         text = _read(fs, '/proc/%d/mountinfo' % pid, stats)
         if text is None:

@@ -32,7 +32,7 @@ __metaclass__ = type
 
 import re
 
-from ansible_collections.nsguard.docker.plugins.module_utils import procfs
+from ansible_collections.nsguard.docker.plugins.module_utils import mount_scan, procfs, subid
 from ansible_collections.nsguard.docker.plugins.module_utils.engine_api import (
     DEFAULT_TIMEOUT,
     query_daemon,
@@ -55,27 +55,16 @@ API_CHECKS = dict([(k, v[0]) for k, v in CONTAINER_FINDINGS.items()] + [('mode-v
 
 
 def parse_subid(text):
-    """/etc/subuid or /etc/subgid text -> (entries, invalid).
+    """/etc/subuid or /etc/subgid text -> (entries, invalid), by the subids role's own rules
+    (module_utils.subid.scan: what that role would refuse to edit, the audit reports).
 
     entries: [{'owner', 'start', 'count', 'line'}] (line numbers from 1);
-    invalid: [{'line', 'text'}] for lines that are not owner:start:count.
+    invalid: [{'line', 'text', 'reason'}] for lines that are not owner:start:count.
     """
-    entries, invalid = [], []
-    for number, raw in enumerate((text or '').splitlines(), 1):
-        line = raw.strip()
-        if not line or line.startswith('#'):
-            continue
-        fields = line.split(':')
-        try:
-            if len(fields) != 3 or not fields[0]:
-                raise ValueError
-            start, count = int(fields[1]), int(fields[2])
-            if start < 0 or count <= 0:
-                raise ValueError
-        except ValueError:
-            invalid.append({'line': number, 'text': raw})
-            continue
-        entries.append({'owner': fields[0], 'start': start, 'count': count, 'line': number})
+    lines, malformed = subid.scan(text or '')
+    entries = [{'owner': line.owner, 'start': line.start, 'count': line.count, 'line': line.lineno}
+               for line in lines if line.is_entry]
+    invalid = [{'line': lineno, 'text': raw, 'reason': reason} for lineno, raw, reason in malformed]
     return entries, invalid
 
 
@@ -296,6 +285,7 @@ def build_daemon_report(daemon, api, config, config_path, config_error, init_ns,
         'idle': bool(api.get('idle')),
         'queried': not api.get('not_asked') and not api.get('idle'),
         'api_attempts': api.get('attempts') or 0,
+        'containers_listed_by': api.get('listed_by'),
         'server_version': info.get('ServerVersion'),
         'docker_root_dir': info.get('DockerRootDir'),
         'security_options': info.get('SecurityOptions') if api.get('reachable') else None,
@@ -491,6 +481,11 @@ def run_audit(fs, query_api=True, timeout=DEFAULT_TIMEOUT, query=query_daemon,
     init_ns = context['init_ns']
     users = context['users']
     reports = []
+    # Containers /proc shows: inspected instead of dockerd's listing when they are all of
+    # a daemon's (engine_api._inspect_candidates); asked for only when a daemon is queried.
+    candidates = None
+    if query_api and any(d.get('pid') is not None or connect_idle_sockets for d in daemons):
+        candidates = mount_scan.container_ids(fs)
     for daemon in sorted(daemons, key=lambda d: d['key']):
         proc = daemon.get('process')
         config, config_path, config_error = daemon['config'], daemon['config_path'], daemon['config_error']
@@ -503,7 +498,7 @@ def run_audit(fs, query_api=True, timeout=DEFAULT_TIMEOUT, query=query_daemon,
             present = [p for p in daemon['sockets'] if fs.exists(p)] or daemon['sockets'][:1]
             for path in present:
                 api = query(fs.path(path), timeout=timeout, containers=True, inspect=True,
-                            budget=INSPECT_BUDGET)
+                            budget=INSPECT_BUDGET, candidates=candidates)
                 if api.get('reachable'):
                     break
             if api is None:

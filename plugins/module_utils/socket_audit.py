@@ -651,6 +651,12 @@ def run_audit(fs, allow_users=(), allow_groups=(), unit_dirs=UNIT_DIRS, query_ap
     sockets, seen_inodes = [], {}
     endpoints, findings, skipped, idle = [], [], [], []
     net_cache = {}
+    # Containers /proc shows: when there are some, GET /info and one inspection each cost
+    # less than dockerd's listing, which looks up every container's image
+    # (engine_api._inspect_candidates); the listing is still asked when they are not all.
+    candidates = None
+    if query_api and any(d.get('pid') is not None or connect_idle_sockets for d in daemons):
+        candidates = mount_scan.container_ids(fs) or None
     audited = sorted(daemons, key=lambda d: d['key'])
     if not any(d['kind'] == 'rootful' for d in daemons) and fs.exists('/etc/docker/daemon.json'):
         # Docker installed but not running: its configuration still says what it will expose.
@@ -712,11 +718,13 @@ def run_audit(fs, allow_users=(), allow_groups=(), unit_dirs=UNIT_DIRS, query_ap
         else:
             api = None
             for path in [p for p in daemon['sockets'] if fs.exists(p)] or daemon['sockets'][:1]:
-                api = query(fs.path(path), timeout=timeout, containers=True, inspect=False, info=False)
+                api = query(fs.path(path), timeout=timeout, containers=True, candidates=candidates,
+                            inspect=candidates is not None, info=candidates is not None)
                 if api.get('reachable'):
                     break
             if api.get('reachable') and api.get('error') is None:
                 daemon['_containers'] = api.get('containers') or []
+                daemon['_listed_by'] = api.get('listed_by')
             else:
                 daemon['_api_error'] = api.get('error')
                 daemon['_api_attempts'] = api.get('attempts') or 0
@@ -800,7 +808,8 @@ def run_audit(fs, allow_users=(), allow_groups=(), unit_dirs=UNIT_DIRS, query_ap
         'tcp_endpoints': endpoints,
         'unit_files': [dict((k, v) for k, v in u.items() if k != 'mode_bits') for u in units],
         'socket_mounts': mounts,
-        'daemons': [{'id': d['key'], 'kind': d['kind'], 'pid': d.get('pid'), 'sockets': d['sockets']}
+        'daemons': [{'id': d['key'], 'kind': d['kind'], 'pid': d.get('pid'), 'sockets': d['sockets'],
+                     'containers_listed_by': d.get('_listed_by')}
                     for d in sorted(daemons, key=lambda d: d['key'])],
         'findings': findings,
         'summary': summarize(sockets, endpoints, findings),

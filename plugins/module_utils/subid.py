@@ -174,17 +174,31 @@ def parse(text, path='<subid>'):
     id ``start + count - 1 <= MAX_ID``; otherwise :class:`SubidParseError` names
     ``path`` and the line number.
     """
-    lines = []
+    lines, malformed = scan(text)
+    if malformed:
+        raise SubidParseError(path, *malformed[0])
+    return lines
+
+
+def scan(text):
+    """Read every line of a subuid/subgid text without raising, by the rules of :func:`parse`.
+
+    Returns (lines, malformed): the :class:`Line` of each well-formed, blank or comment line,
+    and ``(lineno, text, reason)`` for each other line. :func:`parse` refuses a file with any
+    malformed line before changing it; the audit reports them and reads the rest.
+    """
+    lines, malformed = [], []
     for lineno, piece, eol in _split_lines(text):
         if not piece.strip() and '\r' not in piece or piece.startswith('#'):
             lines.append(Line(piece, eol, lineno))
             continue
         reason = _malformed_reason(piece)
         if reason is not None:
-            raise SubidParseError(path, lineno, piece, reason)
+            malformed.append((lineno, piece, reason))
+            continue
         owner, start, count = piece.split(':')
         lines.append(Line(piece, eol, lineno, owner, int(start), int(count)))
-    return lines
+    return lines, malformed
 
 
 def render(entries):

@@ -4,6 +4,9 @@
 # GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
 
+# The documentation of the action plugin plugins/action/audit_report.py, which does all the
+# work on the controller; there is no module code to run on a host.
+
 from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
@@ -14,17 +17,27 @@ short_description: Write the fleet report of the Docker namespace and socket aud
 version_added: 0.1.0
 description:
   - Takes the per-host results of M(nsguard.docker.namespace_mode) and
-    M(nsguard.docker.socket_exposure) and writes C(fleet.json) (following
-    C(docs/audit-report.schema.json)), C(fleet.md) and C(fleet.html) (one self-contained page,
-    no external assets, host table sortable by clicking a header) into O(dest).
-  - Meant to run once on the controller (C(run_once=true), C(delegate_to=localhost)).
+    M(nsguard.docker.socket_exposure) and writes into O(dest) C(fleet.json) (following
+    C(docs/audit-report.schema.json)), C(fleet.md), C(fleet.html), C(fleet.sarif) (SARIF
+    2.1.0, one result per finding) and C(fleet.junit.xml) (a testsuite per host).
+  - An action plugin, run on the controller only, that reads each host's registered
+    results from its host variables (O(namespace_mode_var), O(socket_exposure_var)), one
+    host at a time, so time and memory grow linearly with the number of hosts. Run it once
+    (C(run_once=true)); C(delegate_to=localhost) is customary but not needed.
+  - When O(dest) already holds a C(fleet.json), the new report lists per host the findings
+    (by id and subject) that are new and those that are resolved since it (C(changes)).
+  - C(fleet.html) is one self-contained page (no external assets) that embeds the data as
+    JSON and draws it with a small inline script one page of rows at a time (findings by id
+    with host counts, filters by severity, host name, status and finding, the host table
+    sortable by clicking a header, one host's details on demand).
   - Files are written atomically (temporary file in O(dest), then renamed) and only when their
-    content differs; the report keeps its previous C(generated_at) when nothing else changed,
-    so re-running over unchanged results reports C(changed=false).
+    content or mode differs; the report keeps its previous C(generated_at) (and changes) when
+    nothing else changed, so re-running over unchanged results reports C(changed=false).
 author:
   - nsguard.docker maintainers (@nsguard)
 extends_documentation_fragment:
   - nsguard.docker.attributes
+  - ansible.builtin.action_common_attributes.flow
 attributes:
   check_mode:
     support: full
@@ -34,17 +47,52 @@ attributes:
     support: none
     details:
       - The paths of the files that change are returned in RV(changed_files).
+  action:
+    support: full
+    details:
+      - Everything happens on the controller; no module runs on a host.
+  async:
+    support: none
+  bypass_host_loop:
+    support: none
+    details:
+      - Use C(run_once=true).
 options:
+  host_names:
+    description:
+      - Inventory names of the hosts to report on, whose results are read from their host
+        variables.
+      - Default is C(ansible_play_hosts_all), every host of the play, including those that
+        failed or were unreachable (they are reported C(failed) or C(missing)).
+      - Mutually exclusive with O(hosts).
+    type: list
+    elements: str
+  namespace_mode_var:
+    description:
+      - The variable each host registered the result of M(nsguard.docker.namespace_mode) in.
+      - A host without it is reported with that module C(missing).
+    type: str
+    default: audit_namespace_mode
+  socket_exposure_var:
+    description:
+      - The variable each host registered the result of M(nsguard.docker.socket_exposure) in.
+    type: str
+    default: audit_socket_exposure
   hosts:
     description:
-      - Per-host results, hostname -> dict with keys C(namespace_mode) and C(socket_exposure),
-        each the registered result of that module. A missing or failed result marks the host
-        C(missing) or C(failed) in the report rather than failing this module.
+      - Per-host results given explicitly instead of read from host variables, hostname ->
+        dict with keys C(namespace_mode) and C(socket_exposure), each the registered result of
+        that module. A missing or failed result marks the host C(missing) or C(failed) in the
+        report rather than failing this task.
+      - For a handful of hosts or results from elsewhere; for a fleet, leave it out and let
+        the plugin read the host variables (building this dict in a template grows with the
+        square of the number of hosts).
+      - Mutually exclusive with O(host_names).
     type: dict
-    required: true
   dest:
     description:
-      - Directory to write the report files to; created (mode 0755) when missing.
+      - Directory on the controller to write the report files to; created (mode 0755) when
+        missing. A relative path is relative to the directory C(ansible-playbook) runs in.
     type: path
     required: true
   title:
@@ -52,22 +100,63 @@ options:
       - Title of the report.
     type: str
     default: Docker user namespace and socket exposure audit
+  fail_on:
+    description:
+      - In C(fleet.junit.xml), the testcase of a host and finding id fails when one of its
+        findings is at or above this severity; with V(none) no finding fails a testcase.
+      - A host whose status is C(failed) or C(missing) is an error there, C(partial) a
+        failure, whatever this is.
+      - This task itself does not fail on findings; the audit playbook asserts on them after
+        the report is written.
+    type: str
+    choices: [none, info, low, medium, high, critical]
+    default: none
   mode:
     description:
       - Permission bits of the report files, octal string. The report tells who can become
         root on which host, so it is not world-readable by default.
     type: str
     default: '0640'
+notes:
+  - The SARIF log names each finding's place as C(host://<host>/<subject>) (both
+    percent-encoded) and as a logical location C(<host>/<subject>); its rule id is the CIS
+    Docker Benchmark recommendation where there is one (for example C(2.9)), else the finding
+    id. Severity maps to the SARIF level (critical and high C(error), medium C(warning), low
+    and info C(note)).
+seealso:
+  - module: nsguard.docker.namespace_mode
+  - module: nsguard.docker.socket_exposure
 '''
 
 EXAMPLES = r'''
+- name: Audit the daemons
+  nsguard.docker.namespace_mode:
+  register: audit_namespace_mode
+
+- name: Audit who can reach them
+  nsguard.docker.socket_exposure:
+  register: audit_socket_exposure
+
 - name: Write the fleet report on the controller
   nsguard.docker.audit_report:
+    dest: "{{ playbook_dir }}/audit-report"
+    namespace_mode_var: audit_namespace_mode
+    socket_exposure_var: audit_socket_exposure
+    fail_on: high
+  run_once: true
+  delegate_to: localhost
+  become: false
+
+- name: A report of two hosts from results given explicitly
+  nsguard.docker.audit_report:
+    dest: /srv/reports/docker
     hosts:
       web1:
         namespace_mode: "{{ hostvars['web1'].audit_namespace_mode }}"
         socket_exposure: "{{ hostvars['web1'].audit_socket_exposure }}"
-    dest: "{{ playbook_dir }}/audit-report"
+      web2:
+        namespace_mode: "{{ hostvars['web2'].audit_namespace_mode }}"
+        socket_exposure: "{{ hostvars['web2'].audit_socket_exposure }}"
   run_once: true
   delegate_to: localhost
   become: false
@@ -75,11 +164,11 @@ EXAMPLES = r'''
 
 RETURN = r'''
 dest:
-  description: Directory of the report.
+  description: Directory of the report (absolute).
   returned: always
   type: str
 paths:
-  description: Paths of the three report files.
+  description: Paths of the report files.
   returned: always
   type: dict
   contains:
@@ -92,6 +181,12 @@ paths:
     html:
       description: fleet.html.
       type: str
+    sarif:
+      description: fleet.sarif.
+      type: str
+    junit:
+      description: fleet.junit.xml.
+      type: str
 changed_files:
   description: Files that were (or in check mode would be) written.
   returned: always
@@ -102,73 +197,13 @@ summary:
     modes, findings per severity, max_severity).
   returned: always
   type: dict
+changes:
+  description:
+    - The C(summary) of the changes since the previous report (C(new), C(resolved),
+      C(hosts_added), C(hosts_removed), C(hosts_changed)); the findings themselves are in the
+      report files.
+    - V(null) when O(dest) held no previous C(fleet.json).
+  returned: always
+  type: dict
+  sample: {"new": 2, "resolved": 1, "hosts_added": 0, "hosts_removed": 0, "hosts_changed": 2}
 '''
-
-import os
-
-from ansible.module_utils.basic import AnsibleModule
-from ansible.module_utils.common.text.converters import to_native
-
-from ansible_collections.nsguard.docker.plugins.module_utils import fleet_report
-
-
-def _read(path):
-    try:
-        with open(path, 'rb') as handle:
-            return handle.read().decode('utf-8', 'replace')
-    except (IOError, OSError):
-        return None
-
-
-def main():
-    module = AnsibleModule(
-        argument_spec=dict(
-            hosts=dict(type='dict', required=True),
-            dest=dict(type='path', required=True),
-            title=dict(type='str', default=fleet_report.DEFAULT_TITLE),
-            mode=dict(type='str', default='0640'),
-        ),
-        supports_check_mode=True,
-    )
-    dest = module.params['dest']
-    try:
-        mode = int(module.params['mode'], 8)
-        if not 0 <= mode <= 0o7777:
-            raise ValueError
-    except ValueError:
-        module.fail_json(msg='mode must be an octal string such as 0640, got %r' % module.params['mode'])
-
-    fleet = fleet_report.build_fleet(module.params['hosts'], title=module.params['title'])
-    json_path = os.path.join(dest, 'fleet.json')
-    fleet = fleet_report.stable_timestamp(fleet, _read(json_path))
-    contents = fleet_report.render_all(fleet)
-    paths = {'json': json_path, 'markdown': os.path.join(dest, 'fleet.md'),
-             'html': os.path.join(dest, 'fleet.html')}
-
-    changed_files = []
-    for name in fleet_report.REPORT_FILES:
-        path = os.path.join(dest, name)
-        current_mode = None
-        try:
-            current_mode = os.stat(path).st_mode & 0o7777
-        except OSError:
-            pass
-        if _read(path) != contents[name] or current_mode != mode:
-            changed_files.append(path)
-
-    if changed_files and not module.check_mode:
-        try:
-            if not os.path.isdir(dest):
-                os.makedirs(dest, 0o755)
-            for path in changed_files:
-                fleet_report.write_atomic(path, contents[os.path.basename(path)], mode)
-        except (IOError, OSError) as exc:
-            module.fail_json(msg='cannot write the report to %s: %s' % (dest, to_native(exc)),
-                             dest=dest, paths=paths, changed_files=[], summary=fleet['summary'])
-
-    module.exit_json(changed=bool(changed_files), dest=dest, paths=paths,
-                     changed_files=changed_files, summary=fleet['summary'])
-
-
-if __name__ == '__main__':
-    main()

@@ -32,7 +32,9 @@ description:
     with the error, and its mode comes from process evidence only (C(mode_source=process));
     userns-remap then counts from the command line or daemon.json with C(mode_verified=false).
     A socket that nobody answers on and no process serves is mode C(unknown)."
-  - For each running container (C(GET /containers/json), C(GET /containers/<id>/json)) reports
+  - For each running container (C(GET /containers/<id>/json) of each container whose processes
+    C(/proc) shows, when they are all that C(GET /info) counts; else listed by
+    C(GET /containers/json) first) reports
     whether it shares the host user namespace (C(UsernsMode=host) or the same user namespace
     inode as PID 1), its C(uid_map) as seen from the host (for a rootless daemon this gives
     host ids directly) and whether container root maps to host uid 0.
@@ -138,6 +140,15 @@ daemons:
       description: Requests made to the Engine API for C(GET /info) and C(GET /containers/json),
         retries included.
       type: int
+    containers_listed_by:
+      description:
+        - How the daemon's running containers were found. C(inspect) when the containers
+          whose processes C(/proc) shows, inspected one by one, are all that C(GET /info)
+          counts as running or paused; C(list) when they are not, and C(GET /containers/json)
+          (which looks up every container's image, slow on a busy or emulated host) listed
+          them. Null when the daemon was not asked or did not answer.
+      type: str
+      sample: inspect
     mode:
       description: C(default), C(userns-remap), C(rootless) or C(unknown).
       type: str
@@ -208,7 +219,8 @@ kernel:
       type: int
 subordinate_ids:
   description: C(subuid) and C(subgid), each with C(present), C(entries) (C(owner), C(start),
-    C(count), C(line)), C(invalid) lines and C(overlaps) between principals (C(owners),
+    C(count), C(line)), C(invalid) lines (C(line), C(text), C(reason), by the rules the
+    M(nsguard.docker.subid) module edits the files by) and C(overlaps) between principals (C(owners),
     C(principals), C(lines), C(start), C(end), C(count)).
   returned: always
   type: dict

@@ -27,7 +27,9 @@ description:
   - The owner and mode of the C(docker.service) and C(docker.socket) unit files (and
     drop-ins) in C(/etc/systemd/system), C(/usr/lib/systemd/system) and C(/lib/systemd/system).
   - Running containers that bind-mount a Docker socket, or a directory that holds one, from
-    the Engine API (C(GET /containers/json), over the unix socket, 10 second timeout, one retry)
+    the Engine API (C(GET /containers/<id>/json) of the containers C(/proc) shows when
+    C(GET /info) counts no others, else C(GET /containers/json); over the unix socket, 10
+    second timeout, one retry)
     and from C(/proc), which needs no API. A mount source matches by path, and by the device
     and inode of the Docker sockets found (rootful and rootless), so another name of a socket
     (a hard link such as C(/run/x)) and a directory holding one are found too.
@@ -284,7 +286,9 @@ mount_scan:
   returned: always
   type: dict
 daemons:
-  description: Daemons found (C(id), C(kind), C(pid), C(sockets)).
+  description: Daemons found (C(id), C(kind), C(pid), C(sockets)) and C(containers_listed_by),
+    how the Engine API gave their running containers (C(inspect), C(list), or null when it
+    was not asked or did not answer; as in M(nsguard.docker.namespace_mode)).
   returned: always
   type: list
   elements: dict

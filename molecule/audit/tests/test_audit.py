@@ -25,6 +25,7 @@ blocking call), because under emulation its noise is of the order of the budget 
 """
 import json
 import os
+import re
 import shutil
 import statistics
 import struct
@@ -37,6 +38,8 @@ PROJECT = os.environ["MOLECULE_PROJECT_DIRECTORY"]
 OUT = os.path.join(PROJECT, "tests", "output", "audit")
 REPORT = os.path.join(OUT, "report")
 SCHEMA = os.path.join(PROJECT, "docs", "audit-report.schema.json")
+SARIF_SCHEMA = os.path.join(PROJECT, "tests", "unit", "fixtures", "report", "sarif-schema-2.1.0.json")
+REPORT_FILES = ("fleet.json", "fleet.md", "fleet.html", "fleet.sarif", "fleet.junit.xml")
 HOST = "noble-audit"
 MODULES = ("namespace_mode", "socket_exposure")
 BASELINE = "ping"  # ansible.builtin.ping: a module that does nothing
@@ -230,8 +233,50 @@ def test_fleet_json_validates_against_the_schema(fleet):
 
 
 def test_report_files_are_private(fleet):
-    for name in ("fleet.json", "fleet.md", "fleet.html"):
+    for name in REPORT_FILES:
         assert os.stat(os.path.join(REPORT, name)).st_mode & 0o777 == 0o640, name
+
+
+def test_sarif_validates_and_has_a_result_per_finding(fleet):
+    import jsonschema
+    with open(SARIF_SCHEMA) as f:
+        schema = json.load(f)
+    with open(os.path.join(REPORT, "fleet.sarif")) as f:
+        log = json.load(f)
+    jsonschema.Draft4Validator(schema, format_checker=jsonschema.FormatChecker()).validate(log)
+    (run,) = log["runs"]
+    got = sorted((r["properties"]["host"], r["properties"]["finding"], r["properties"]["subject"], r["ruleId"])
+                 for r in run["results"])
+    want = sorted((h["name"], f["id"], f["subject"], f["cis"] or f["id"]) for h in fleet["hosts"] for f in h["findings"])
+    assert got == want
+    for result in run["results"]:
+        uri = result["locations"][0]["physicalLocation"]["artifactLocation"]["uri"]
+        assert uri.startswith("host://%s/" % result["properties"]["host"]), uri
+    assert run["invocations"][0]["executionSuccessful"] is True  # the lab host was audited completely
+
+
+def test_junit_has_a_suite_per_host_consistent_with_fleet_json(fleet):
+    import xml.etree.ElementTree as ET
+    root = ET.parse(os.path.join(REPORT, "fleet.junit.xml")).getroot()
+    suites = {s.get("name"): s for s in root.findall("testsuite")}
+    assert sorted(suites) == sorted(h["name"] for h in fleet["hosts"])
+    for host in fleet["hosts"]:
+        cases = [c.get("name") for c in suites[host["name"]].findall("testcase")]
+        assert cases == ["status"] + sorted({f["id"] for f in host["findings"]}), host["name"]
+    # converge.yml keeps audit_fail_on at none: nothing fails on findings, and the host is ok
+    assert (root.get("failures"), root.get("errors")) == ("0", "0")
+    assert int(root.get("tests")) == sum(len(s.findall("testcase")) for s in suites.values())
+
+
+def test_changes_since_the_previous_report_agree_with_the_findings(fleet):
+    # tests/output is kept between lab runs: a previous report may be there, or not
+    changes = fleet.get("changes")
+    if changes is None:
+        return
+    now = {h["name"]: {(f["id"], f["subject"]) for f in h["findings"]} for h in fleet["hosts"]}
+    for host in changes["hosts"]:
+        assert all((c["id"], c["subject"]) in now[host["name"]] for c in host["new"]), host
+        assert not any((c["id"], c["subject"]) in now[host["name"]] for c in host["resolved"]), host
 
 
 def test_host_audited_completely(fleet, audited):
@@ -319,6 +364,9 @@ def test_html_report_renders_in_headless_chromium(audited):
                        check=True, timeout=180, capture_output=True)
         dom = subprocess.run(base + ["--dump-dom", "file://" + html],
                              check=True, timeout=180, capture_output=True, text=True).stdout
+        # the page opened at one host's details, as a click on its name shows them
+        details = subprocess.run(base + ["--dump-dom", "file://%s#show=%s" % (html, HOST)],
+                                 check=True, timeout=180, capture_output=True, text=True).stdout
     finally:
         shutil.rmtree(profile, ignore_errors=True)
     with open(shot, "rb") as f:
@@ -326,9 +374,17 @@ def test_html_report_renders_in_headless_chromium(audited):
     assert head[:8] == b"\x89PNG\r\n\x1a\n"
     assert struct.unpack(">II", head[16:24]) == (1400, 900)
     assert os.path.getsize(shot) > 20000  # not a blank page
-    assert 'id="hosts"' in dom and HOST in dom
+    # the tables are drawn by the page's script from its embedded data: look at what it drew
+    drawn = re.sub(r'<script type="application/json" id="fleet-data">.*?</script>', "", dom, flags=re.S)
+    hosts_table = drawn.split('id="hosts"', 1)[1].split("</table>", 1)[0]
+    findings_table = drawn.split('id="findings"', 1)[1].split("</table>", 1)[0]
+    assert ">%s</a>" % HOST in hosts_table
     for fid, _severity, _cis, _subject in PLANTED:
-        assert fid in dom, fid
+        assert "<code>%s</code>" % fid in findings_table, fid
+    details = re.sub(r'<script type="application/json" id="fleet-data">.*?</script>', "", details, flags=re.S)
+    details = details.split('id="details"', 1)[1]
+    for _fid, _severity, _cis, subject in PLANTED:
+        assert subject in details, subject
 
 
 # --------------------------------------------------------------------------- module time
@@ -401,6 +457,16 @@ def test_mounts_are_found_by_both_the_engine_api_and_proc(live):
     for name in MOUNTERS:
         assert found["container:rootful/%s" % name]["evidence"]["found_by"] == ["engine_api", "proc"], name
     assert live["socket_exposure"]["complete"] is True and live["namespace_mode"]["complete"] is True
+
+
+def test_containers_are_inspected_not_listed(live):
+    # /proc shows all three containers and /info counts three: dockerd's listing (an image
+    # lookup per container) is not asked for.
+    for module in MODULES:
+        assert [(d["id"], d["containers_listed_by"]) for d in live[module]["daemons"]] == [
+            ("rootful", "inspect")], module
+    (daemon,) = live["namespace_mode"]["daemons"]
+    assert sorted(c["name"] for c in daemon["containers"]) == sorted(MOUNTERS)
 
 
 # --------------------------------------------------------------------------- read-only

@@ -3,7 +3,7 @@
 # GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
 """Helpers shared by the audit units (procfs, engine_api, namespace_audit, socket_audit,
-fleet_report and the namespace_mode, socket_exposure and audit_report modules).
+fleet_report, the namespace_mode and socket_exposure modules and the audit_report action).
 
 ``fakehost`` is tests/unit/fixtures/audit/fakehost.py, loaded once through importlib
 (fixtures are not a package); ``run_module`` runs a module's main() as Ansible does;

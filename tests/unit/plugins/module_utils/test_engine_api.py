@@ -132,6 +132,59 @@ def test_query_daemon_lists_and_inspects_containers(sockdir):
         'GET /containers/%s/json HTTP/1.1' % result['containers'][1]['Id']]
 
 
+def _first_lines(server):
+    return [r.split('\r\n')[0] for r in server.requests]
+
+
+def test_query_daemon_inspects_candidates_instead_of_listing(sockdir):
+    # Both containers /info counts are among the candidates: no GET /containers/json
+    # (dockerd's costly call); an id the daemon does not run answers 404 and is skipped.
+    routes = fakehost.engine_routes('default')
+    web, ci = [item['Id'] for item in routes['/containers/json'][1]]
+    other = 'f' * 64
+    with _serve(sockdir, routes) as server:
+        result = query_daemon(server.path, containers=True, inspect=True, candidates=[ci, other, web])
+    assert result['error'] is None and result['listed_by'] == 'inspect'
+    assert sorted(c['Id'] for c in result['containers']) == sorted([web, ci])
+    assert all(c['Inspect']['Id'] == c['Id'] for c in result['containers'])
+    assert 'GET /containers/json HTTP/1.1' not in _first_lines(server)
+    assert result['inspect_errors'] == [] and result['attempts'] == 1
+
+
+@pytest.mark.parametrize('change', ['missing', 'stopped', 'paused_uncounted', 'count_not_int', 'server_error'])
+def test_query_daemon_lists_when_candidates_do_not_account_for_every_container(sockdir, change):
+    routes = fakehost.engine_routes('default')
+    web, ci = [item['Id'] for item in routes['/containers/json'][1]]
+    candidates = [web, ci]
+    info = dict(routes['/info'][1])
+    if change == 'missing':
+        candidates = [web]                       # a container /proc did not show
+    elif change == 'stopped':
+        inspect = json.loads(json.dumps(routes['/containers/%s/json' % ci][1]))
+        inspect['State'].update(Running=False, Status='exited')
+        routes['/containers/%s/json' % ci] = (200, inspect)
+    elif change == 'paused_uncounted':
+        info['ContainersPaused'] = 1             # a third one, paused, not among candidates
+    elif change == 'count_not_int':
+        info['ContainersRunning'] = None
+    elif change == 'server_error':
+        routes['/containers/%s/json' % ci] = (500, {'message': 'boom'})
+    routes['/info'] = (200, info)
+    with _serve(sockdir, routes) as server:
+        result = query_daemon(server.path, containers=True, inspect=True, candidates=candidates)
+    assert result['listed_by'] == 'list' and 'GET /containers/json HTTP/1.1' in _first_lines(server)
+    assert [c['Names'][0] for c in result['containers']] == ['/web', '/ci-runner']
+
+
+def test_query_daemon_candidates_need_info_and_inspection(sockdir):
+    routes = fakehost.engine_routes('default')
+    ids = [item['Id'] for item in routes['/containers/json'][1]]
+    with _serve(sockdir, routes) as server:
+        no_info = query_daemon(server.path, containers=True, inspect=True, info=False, candidates=ids)
+        no_inspect = query_daemon(server.path, containers=True, inspect=False, candidates=ids)
+    assert no_info['listed_by'] == 'list' and no_inspect['listed_by'] == 'list'
+
+
 def test_query_daemon_without_inspection_and_with_budget(sockdir):
     routes = fakehost.engine_routes('userns')
     with _serve(sockdir, routes) as server:

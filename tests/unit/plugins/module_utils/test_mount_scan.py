@@ -191,6 +191,21 @@ def test_mount_namespaces_one_entry_per_namespace(host):
     assert list(namespaces) == ['mnt:[4026532700]'] and stats['truncated'] == 1
 
 
+def test_container_ids_one_per_container_namespace_and_nothing_recorded(host):
+    host.add_process(100, 'systemd-journal', ['systemd-journald'])
+    host.add_container(4242, CID, CONTAINER_TEXT)
+    host.add_process(4250, 'sh', ['sh'], mnt_ns='mnt:[4026532300]')   # a service sandbox
+    host.add_container(7000, ROOTLESS_CID, CONTAINER_TEXT, mnt_ns='mnt:[4026532710]',
+                       cgroup='0::/user.slice/user-1000.slice/user@1000.service/docker-%s.scope\n' % ROOTLESS_CID)
+    host.add_container(7100, 'e' * 64, CONTAINER_TEXT, mnt_ns='mnt:[4026532720]')
+    host.fail('/proc/7100/cgroup', PermissionError(13, 'Permission denied'))
+    fs = host.fs()
+    assert ms.container_ids(fs) == sorted([CID, ROOTLESS_CID])
+    assert fs.errors == []  # only candidates: a daemon's own count decides
+    host.fail('/proc/1/ns/mnt', PermissionError(13, 'Permission denied'))
+    assert ms.container_ids(host.fs()) is None
+
+
 def test_scan_reports_containers_only_and_attributes_them(host):
     host.write('/proc/1/mountinfo', fakehost.fixture_text('proc', 'mountinfo_host'))
     _root, sockets = _exposed_container(host)

@@ -38,6 +38,17 @@ def test_parse_subid_fixture():
     assert all(e['line'] > 1 for e in entries)  # the comment is line 1
 
 
+def test_subid_lines_are_read_by_the_subid_modules_rules():
+    text = 'alice:100000:65536\r\nbob:0165536:10\n carol:1:2\nzero:5:0\n'
+    entries, invalid = na.parse_subid(text)
+    # what the subids role would refuse to edit is what the audit reports
+    assert [(i['line'], i['reason'].split(' ')[0]) for i in invalid] == [
+        (1, 'carriage'), (2, 'start'), (3, 'white')]
+    assert 'leading zero' in invalid[1]['reason']
+    assert [(e['owner'], e['count'], e['line']) for e in entries] == [('zero', 0, 4)]
+    assert na.parse_subid(None) == ([], [])
+
+
 def test_overlaps_between_principals_only():
     entries, _invalid = na.parse_subid(fakehost.fixture_text('etc', 'subuid'))
     overlaps = na.subid_overlaps(entries, USERS)
@@ -326,6 +337,28 @@ def test_run_audit_default_and_rootless_daemons(host):
     assert result['init_user_namespace'] == fakehost.INIT_USER_NS
     assert result['kernel']['max_user_namespaces'] == 63432
     assert result['scan']['dockerd_pids'] == [500, 600]
+
+
+def test_run_audit_inspects_the_containers_proc_shows_instead_of_listing(host):
+    fakehost.build_web_host(host)
+    for pid, kind in ((4242, 'default'), (4343, 'default'), (6161, 'rootless')):
+        listing = fakehost.fixture_json('engine', 'containers_%s.json' % kind)
+        container = listing[[4242, 4343].index(pid) if kind == 'default' else 0]['Id']
+        host.symlink('/proc/%d/ns/mnt' % pid, 'mnt:[%d]' % (4026533000 + pid))
+        host.write('/proc/%d/cgroup' % pid, '0::/system.slice/docker-%s.scope\n' % container)
+    result = na.run_audit(host.fs())
+    daemons = dict((d['id'], d) for d in result['daemons'])
+    assert [d['containers_listed_by'] for d in result['daemons']] == ['inspect', 'inspect']
+    assert [c['name'] for c in daemons['rootful']['containers']] == ['web', 'ci-runner']
+    assert [c['name'] for c in daemons['rootless:1000']['containers']] == ['dev']
+    for engine in host.engines:
+        assert not [r for r in engine.requests if r.startswith('GET /containers/json ')]
+    assert result['errors'] == [] and result['complete'] is True
+    # one of them gone from /proc: the daemon's count differs, so it is listed
+    host.write('/proc/4343/cgroup', '0::/user.slice\n')
+    result = na.run_audit(host.fs())
+    assert [d['containers_listed_by'] for d in result['daemons']] == ['list', 'inspect']
+    assert [c['name'] for c in result['daemons'][0]['containers']] == ['web', 'ci-runner']
 
 
 def test_run_audit_userns_remap_with_escaping_container(host):

@@ -413,13 +413,26 @@ def _container(host, pid, cid, mounts, mnt_ns):
 
 
 def _rootful(host, routes=None, dead=False):
+    """A rootful dockerd answering as dockerd does: GET /info counts the listed containers
+    and each has its GET /containers/<id>/json; a listing that never answers makes /info
+    silent too (a frozen daemon)."""
     host.standard_etc()
     host.write('/proc/1/mountinfo', HOST_MOUNTINFO)
     host.add_process(500, 'dockerd', ['/usr/bin/dockerd', '-H', 'fd://'])
     if dead:
         host.dead_socket('/run/docker.sock', gid=0)
+        return
+    routes = dict(routes or {'/containers/json': (200, [])})
+    listing = routes['/containers/json']
+    if callable(listing):
+        routes.setdefault('/info', listing)
     else:
-        host.engine('/run/docker.sock', routes or {'/containers/json': (200, [])}, gid=0)
+        routes.setdefault('/info', (200, {'ContainersRunning': len(listing[1]), 'ContainersPaused': 0}))
+        for item in listing[1]:
+            routes.setdefault('/containers/%s/json' % item['Id'], (200, {
+                'Id': item['Id'], 'Name': (item.get('Names') or [''])[0], 'Config': {'Image': item.get('Image')},
+                'Mounts': item.get('Mounts') or [], 'State': {'Running': True}}))
+    host.engine('/run/docker.sock', routes, gid=0)
 
 
 def test_run_audit_api_and_proc_scan_report_a_mount_once(host):
@@ -437,6 +450,9 @@ def test_run_audit_api_and_proc_scan_report_a_mount_once(host):
     assert found(result['findings']) == [('container-mounts-socket', 'high', '5.31', 'container:rootful/sneaky')] * 2
     assert result['complete'] is True and result['skipped_checks'] == []
     assert result['mount_scan']['ran'] and result['mount_scan']['containers'] == 1
+    # the container /proc shows is inspected: dockerd's listing was not needed
+    assert not [r for r in host.engines[0].requests if r.startswith('GET /containers/json ')]
+    assert [d['containers_listed_by'] for d in result['daemons']] == ['inspect']
 
 
 def test_run_audit_slow_api_is_incomplete_and_the_proc_scan_covers_it(host):
