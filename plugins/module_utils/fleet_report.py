@@ -11,8 +11,8 @@ HTML, SARIF and JUnit XML.
 report already in the destination; the ``render_*`` functions only format the document.
 The HTML is one self-contained page (inline CSS and script, no external asset): the data
 is embedded as JSON and the script renders one page of rows at a time, so that a fleet of
-10,000 hosts opens as fast as one of ten. ``plan_report`` and ``write_report`` are what
-the audit_report action plugin runs on the controller.
+10,000 hosts opens as fast as one of ten. ``plan_report`` is what the audit_report action
+plugin runs on the controller.
 """
 
 from __future__ import absolute_import, division, print_function
@@ -34,6 +34,7 @@ from ansible_collections.nsguard.docker.plugins.module_utils import fileops
 from ansible_collections.nsguard.docker.plugins.module_utils.procfs import (
     SEVERITIES,
     count_by_severity,
+    gate,
     max_severity,
     severity_rank,
 )
@@ -850,7 +851,6 @@ def render_junit(fleet, fail_on='none'):
     """A testsuite per host; in it, a testcase ``status`` (an error when the host's results
     are failed or missing, a failure when partial) and a testcase per finding id, failed when
     one of its findings is at or above ``fail_on`` (``none``: never)."""
-    threshold = severity_rank(fail_on) if fail_on in SEVERITIES else None
     suites = []
     totals = {'tests': 0, 'failures': 0, 'errors': 0}
     for host in fleet['hosts']:
@@ -875,7 +875,7 @@ def render_junit(fleet, fail_on='none'):
         for fid, findings in by_id.items():
             worst = max(findings, key=lambda f: severity_rank(f['severity']))['severity']
             lines = _x('\n'.join(_finding_line(f) for f in findings))
-            if threshold is not None and severity_rank(worst) >= threshold:
+            if gate(findings, fail_on):
                 failures += 1
                 cases.append('<testcase classname="%s" name="%s"><failure type="%s" message="%s">%s</failure>'
                              '</testcase>' % (name, _x(fid), worst, _x('%d finding(s), worst %s, at or above %s' % (
@@ -937,9 +937,10 @@ def plan_report(dest, host_results, title=None, fail_on='none', mode=0o640, gene
     user planted is followed); raises fileops.FileOpsError.
 
     The files are rendered one at a time. With ``write`` each file that differs is written
-    (as write_report does) as soon as it is rendered, and its content is not kept, so at
-    most the document and one file's text are in memory at once; without, nothing is
-    written and the content of the files that differ is returned.
+    atomically (fileops.atomic_write; ``dest`` made 0755 when missing) as soon as it is
+    rendered, and its content is not kept, so at most the document and one file's text are
+    in memory at once; without (check mode), nothing is written and the content of the
+    files that differ is returned.
     """
     fleet = build_fleet(host_results, generated_at=generated_at, title=title)
     json_path = os.path.join(dest, 'fleet.json')
@@ -960,13 +961,6 @@ def plan_report(dest, host_results, title=None, fail_on='none', mode=0o640, gene
         del current, data
     paths = dict((key, os.path.join(dest, name)) for key, name in PATH_KEYS.items())
     return ReportPlan(fleet, paths, contents, changed)
-
-
-def write_report(plan, mode=0o640):
-    """Write the files of ``plan`` that differ, each atomically (fileops.atomic_write);
-    ``dest`` is made (0755) when missing."""
-    for path in plan.changed_files:
-        _write(path, plan.contents[path], mode)
 
 
 def _write(path, data, mode):

@@ -674,12 +674,18 @@ def test_schema_rejects_broken_changes(schema, mutate):
 
 # ------------------------------------------------------------------ writing
 
+GENERATED_AT = '2026-12-04T12:00:00Z'
+
+
 def test_plan_and_write_report(host_results, tmp_path):
     dest = str(tmp_path / 'report')
-    plan = fr.plan_report(dest, host_results, fail_on='high', mode=0o640)
+    # one generated_at for both runs: a second boundary between them would change every file
+    plan = fr.plan_report(dest, host_results, fail_on='high', mode=0o640, generated_at=GENERATED_AT)
     assert plan.changed_files == [os.path.join(dest, n) for n in fr.REPORT_FILES]
     assert not os.path.exists(dest)  # planning writes nothing
-    fr.write_report(plan, 0o640)
+    written = fr.plan_report(dest, host_results, fail_on='high', mode=0o640, generated_at=GENERATED_AT,
+                             write=True)
+    assert written.changed_files == plan.changed_files and written.contents == {}
     assert sorted(os.listdir(dest)) == sorted(fr.REPORT_FILES)  # no temporary left
     for name in fr.REPORT_FILES:
         assert stat.S_IMODE(os.stat(os.path.join(dest, name)).st_mode) == 0o640
@@ -695,8 +701,8 @@ def test_plan_and_write_report(host_results, tmp_path):
 
 def test_plan_that_writes_as_it_renders(host_results, tmp_path):
     dest = str(tmp_path / 'report')
-    planned = fr.plan_report(dest, host_results, fail_on='high')
-    written = fr.plan_report(dest, host_results, fail_on='high', write=True)
+    planned = fr.plan_report(dest, host_results, fail_on='high', generated_at=GENERATED_AT)
+    written = fr.plan_report(dest, host_results, fail_on='high', generated_at=GENERATED_AT, write=True)
     assert written.changed_files == planned.changed_files and written.contents == {}
     for path, data in planned.contents.items():
         with open(path, 'rb') as handle:
