@@ -23,6 +23,7 @@ import argparse
 import contextlib
 import datetime
 import hashlib
+import importlib.metadata
 import json
 import os
 import re
@@ -311,16 +312,17 @@ def qemu_command(name, p, overlay, port, console, pidfile, qmp_sock, incoming=No
     return cmd
 
 
-def boot(name, p, layer=None):
+def boot(name, p, layer=None, port=None):
     """Start VM `name`: a cold boot of the base image or, given a layer, a restore of the
-    layer's saved running state (seconds, not a boot) on an overlay of the layer's disk."""
+    layer's saved running state (seconds, not a boot) on an overlay of the layer's disk.
+    `port`: the host port for its SSH (default: a free one)."""
     d = instance_dir(name)
     shutil.rmtree(d, ignore_errors=True)
     os.makedirs(d)
     overlay = os.path.join(d, "overlay.qcow2")
     backing = layer["disk"] if layer else p["image"]
     run(["qemu-img", "create", "-q", "-f", "qcow2", "-b", backing, "-F", "qcow2", overlay])
-    port = free_port()
+    port = port or free_port()
     console = os.path.join(d, "console.log")
     run(qemu_command(name, p, overlay, port, console, os.path.join(d, "qemu.pid"),
                      os.path.join(d, "qmp.sock"), incoming=layer["state"] if layer else None))
@@ -413,21 +415,23 @@ def print_console(name, lines=80):
     sys.stderr.write("\n".join(tail) + "\n----- end of console -----\n")
 
 
-def up(name, layer=None, timeout=BOOT_TIMEOUT, attempts=2):
-    """Boot VM `name` (or restore it from a layer) and wait for SSH; one retry."""
+def up(name, layer=None, timeout=BOOT_TIMEOUT, attempts=2, spec=None, port=None):
+    """Boot VM `name` (or restore it from a layer) and wait for SSH; one retry. `spec`: the
+    paths of a layer to restore instead of `layer` (a prepared layer, see below); by
+    default the one `lab.py test` names for this VM in $NSGUARD_LAB_PREPARED, if any."""
     p = build()
-    spec = ensure_layer(layer) if layer else None
+    spec = spec or prepared_spec_for(name) or (ensure_layer(layer) if layer else None)
     for attempt in range(1, attempts + 1):
         started = time.time()
         try:
-            inst = boot(name, p, spec)
+            inst = boot(name, p, spec, port=port)
             if spec:
                 resume_restored(name, timeout)
             wait_for_ssh(name, inst, timeout)
             if spec:
                 set_guest_clock(inst)
             log("%s up in %.0fs on 127.0.0.1:%d (%s)" % (name, time.time() - started, inst["port"],
-                                                         "layer " + layer if layer else "cold boot"))
+                                                         "layer " + spec["name"] if spec else "cold boot"))
             return inst
         except (LabError, subprocess.SubprocessError) as e:
             log("attempt %d/%d for %s failed: %s" % (attempt, attempts, name, e))
@@ -656,13 +660,151 @@ def ensure_layer(name):
 
 
 def prune_layers():
-    """Remove cached layers no current recipe names (a rebuilt parent orphans its children)."""
+    """Remove cached layers no current recipe names (a rebuilt parent orphans its children,
+    prepared layers included)."""
     root = os.path.join(cache_root(), "layers")
     keep = set("%s-%s" % (name, layer_hash(name)) for name in LAYER_SCRIPTS)
     for entry in os.listdir(root):
-        if entry not in keep and not entry.startswith("build-"):
+        if entry in keep or entry.startswith("build-"):
+            continue
+        if entry.startswith(PREPARED_PREFIX) and layer_info(os.path.join(root, entry)).get("parent") in keep:
+            continue
+        log("removing stale layer %s" % entry)
+        shutil.rmtree(os.path.join(root, entry), ignore_errors=True)
+
+
+def layer_info(directory):
+    """A cached layer's layer.json ({} when it has none or it is unreadable)."""
+    try:
+        with open(os.path.join(directory, "layer.json")) as f:
+            return json.load(f)
+    except (OSError, ValueError):
+        return {}
+
+
+# --------------------------------------------------------------------------- prepared layers
+
+# A scenario's prepare only plants fixtures on its platform's layer (accounts, what older
+# installs left, a daemon with other flags, containers), the same in every run, and costs
+# 30-115 s under TCG. A platform with `cache_prepare: true` keeps its VM as prepare left it
+# as a layer of its own, cached under a hash of the parent layer, the prepare playbook, the
+# platforms and provisioner of the scenario's molecule.yml, every file of this repository
+# the playbook names, and ansible-core's version. Later runs restore that layer in `create` and run the no-op
+# molecule/resources/prepared.yml as `prepare` (molecule.yml names its prepare playbook
+# `${NSGUARD_PREPARE_PLAYBOOK:-prepare.yml}`). Like every layer it never holds this
+# collection's code: a prepare playbook that names a role or the collection is refused.
+PREPARED_VERSION = "1"
+PREPARED_PREFIX = "prepared-"
+PREPARED_MARK = "/var/lib/nsguard-lab/prepared"  # the hash, written just before the save
+PREPARED_NOOP = "../resources/prepared.yml"
+_REPO_FILE = re.compile(r"\b(?:tests|molecule)/[A-Za-z0-9_.-]+(?:/[A-Za-z0-9_.-]+)*")
+_YAML_COMMENT = re.compile(r"(?m)^\s*#.*$")
+_RUNS_COLLECTION_CODE = re.compile(r"nsguard\.docker|include_role|import_role|^\s*roles:", re.M)
+
+
+def ansible_core_version():
+    try:
+        return importlib.metadata.version("ansible-core")
+    except importlib.metadata.PackageNotFoundError:
+        return "none"
+
+
+def prepare_inputs(scenario):
+    """The files that make `scenario`'s prepare: its playbook and each file of this
+    repository the playbook names outside comments. LabError if the playbook runs this
+    collection's code."""
+    sdir = os.path.join(REPO, "molecule", scenario)
+    playbook = os.path.join(sdir, "prepare.yml")
+    with open(playbook) as f:
+        text = _YAML_COMMENT.sub("", f.read())
+    if _RUNS_COLLECTION_CODE.search(text):
+        raise LabError("scenario %s has cache_prepare, but its prepare.yml runs this collection's code,"
+                       " which a layer never holds" % scenario)
+    named = sorted(set(m for m in _REPO_FILE.findall(text) if os.path.isfile(os.path.join(REPO, m))))
+    return [playbook] + [os.path.join(REPO, m) for m in named]
+
+
+def prepared_hash(scenario, platform):
+    """What made a platform's prepared layer: the parent layer, ansible-core, the platforms
+    and provisioner of molecule.yml (the inventory, settings and playbooks prepare runs
+    with; not the verifier or the sequence) and the prepare_inputs."""
+    conf = scenario_config(scenario)
+    setup = json.dumps({key: conf.get(key) for key in ("platforms", "provisioner")}, sort_keys=True)
+    h = hashlib.sha256()
+    for part in (PREPARED_VERSION, scenario, platform["name"], layer_hash(platform["layer"]),
+                 ansible_core_version(), setup):
+        h.update(part.encode() + b"\0")
+    for path in prepare_inputs(scenario):
+        h.update(os.path.relpath(path, REPO).encode() + b"\0" + file_digest(path).encode() + b"\0")
+    return h.hexdigest()[:16]
+
+
+def prepared_plan(scenario):
+    """{platform name: the paths of its prepared layer} when every platform of `scenario`
+    has `cache_prepare: true`; {} when none has."""
+    platforms = scenario_config(scenario).get("platforms") or []
+    cached = [pl for pl in platforms if pl.get("cache_prepare")]
+    if not cached:
+        return {}
+    if len(cached) != len(platforms) or not all(pl.get("layer") for pl in platforms):
+        raise LabError("scenario %s: cache_prepare needs every platform to have it and a layer" % scenario)
+    plan = {}
+    for pl in platforms:
+        digest = prepared_hash(scenario, pl)
+        lp = layer_paths(PREPARED_PREFIX + pl["name"], digest)
+        lp.update(hash=digest, parent="%s-%s" % (pl["layer"], layer_hash(pl["layer"])))
+        plan[pl["name"]] = lp
+    return plan
+
+
+def prepared_spec_for(name):
+    """The prepared layer `lab.py test` restores VM `name` from ($NSGUARD_LAB_PREPARED, a
+    JSON object of VM names and layer paths), or None."""
+    spec = json.loads(os.environ.get("NSGUARD_LAB_PREPARED") or "{}").get(name)
+    return spec if spec and os.path.exists(spec["info"]) else None
+
+
+def check_prepared(name, spec):
+    """LabError unless VM `name` is the host its prepared layer saved."""
+    try:
+        found = on_vm(name, "cat %s" % PREPARED_MARK)
+    except LabError as e:
+        raise LabError("%s was not restored from its prepared layer: %s" % (name, e))
+    if found != [spec["hash"]]:
+        raise LabError("%s holds prepared layer %s, not %s" % (name, " ".join(found), spec["hash"]))
+
+
+def save_prepared(name, spec):
+    """Keep VM `name`, just prepared, as its prepared layer `spec`, then run it on from that
+    layer, on the same SSH port (molecule's instance config still holds): a scenario runs
+    on the same restored host whether its prepared layer was cached or not."""
+    started = time.time()
+    with open(os.path.join(instance_dir(name), "instance.json")) as f:
+        inst = json.load(f)
+    on_vm(name, "install -d -m 0755 %s && echo %s > %s && sync"
+          % (os.path.dirname(PREPARED_MARK), spec["hash"], PREPARED_MARK))
+    os.makedirs(os.path.dirname(spec["dir"]), exist_ok=True)
+    work = tempfile.mkdtemp(prefix="build-%s-" % spec["name"], dir=os.path.dirname(spec["dir"]))
+    try:
+        save_state(name, os.path.join(work, "state"))
+        shutil.move(inst["overlay"], os.path.join(work, "disk.qcow2"))
+        with open(os.path.join(work, "layer.json"), "w") as f:
+            json.dump({"name": spec["name"], "parent": spec["parent"], "hash": os.path.basename(spec["dir"]),
+                       "built": datetime.datetime.now(datetime.timezone.utc).isoformat(),
+                       "seconds": round(time.time() - started)}, f, indent=2)
+        shutil.rmtree(spec["dir"], ignore_errors=True)
+        os.rename(work, spec["dir"])
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    root = os.path.dirname(spec["dir"])
+    older = re.compile(re.escape(spec["name"]) + "-[0-9a-f]{16}")
+    for entry in os.listdir(root):
+        if older.fullmatch(entry) and entry != os.path.basename(spec["dir"]):
             log("removing stale layer %s" % entry)
             shutil.rmtree(os.path.join(root, entry), ignore_errors=True)
+    up(name, spec=spec, port=inst["port"])
+    check_prepared(name, spec)
+    log("%s kept as prepared layer %s in %.0fs" % (name, os.path.basename(spec["dir"]), time.time() - started))
 
 
 def down(name):
@@ -697,10 +839,14 @@ def down_all():
 
 # --------------------------------------------------------------------------- scenarios
 
-def scenario_sequence(scenario):
+def scenario_config(scenario):
     import yaml  # from the venv (molecule depends on it)
     with open(os.path.join(REPO, "molecule", scenario, "molecule.yml")) as f:
-        conf = yaml.safe_load(f) or {}
+        return yaml.safe_load(f) or {}
+
+
+def scenario_sequence(scenario):
+    conf = scenario_config(scenario)
     seq = (conf.get("scenario") or {}).get("test_sequence") or [
         "dependency", "cleanup", "destroy", "syntax", "create", "prepare", "converge",
         "idempotence", "side_effect", "verify", "cleanup", "destroy"]
@@ -935,6 +1081,13 @@ def run_scenario(scenario, molecule, out_dir, may_retry):
                ANSIBLE_CALLBACKS_ENABLED="task_times", **ANSIBLE_FOR_SLOW_VMS)
     started = time.time()
     stage, output, outcome = None, [], "passed"
+    # Prepared layers: restored when all are cached, else saved right after prepare.
+    prepared = prepared_plan(scenario)
+    restored = bool(prepared) and all(os.path.exists(spec["info"]) for spec in prepared.values())
+    if restored:
+        env.update(NSGUARD_LAB_PREPARED=json.dumps(prepared), NSGUARD_PREPARE_PLAYBOOK=PREPARED_NOOP)
+    if prepared:
+        record["prepared_layers"] = "restored" if restored else "saved"
 
     def crashed():
         return next(filter(None, (guest_crash(name) for name in platforms)), None)
@@ -955,7 +1108,15 @@ def run_scenario(scenario, molecule, out_dir, may_retry):
             if rc != 0:
                 raise LabError("molecule %s failed for scenario %s" % (stage, scenario))
             if stage == "create":
+                if restored:
+                    for name in platforms:
+                        check_prepared(name, prepared[name])
                 record["guest_reference_seconds"] = guest_reference(platforms)
+            if stage == "prepare" and prepared and not restored:
+                t0 = time.time()
+                for name in platforms:
+                    save_prepared(name, prepared[name])
+                record["stages"]["save_prepared"] = round(time.time() - t0, 1)
             if stage == "check":
                 untruthful = written_by_check(platforms)
                 if untruthful:

@@ -283,6 +283,118 @@ def test_every_lab_platform_names_a_layer_that_exists(scenario):
         assert lab.platform_os(platform["name"]) == "noble"
 
 
+def _scenario(repo, name, prepare, platforms):
+    sdir = repo / "molecule" / name
+    sdir.mkdir(parents=True)
+    (sdir / "prepare.yml").write_text(prepare)
+    import yaml
+    (sdir / "molecule.yml").write_text(yaml.safe_dump({"platforms": platforms}))
+    return sdir
+
+
+def test_a_prepared_layer_hash_follows_the_playbook_what_it_names_and_the_parent(monkeypatch, tmp_path):
+    monkeypatch.setattr(lab, "REPO", str(tmp_path))
+    parents = {"docker.io": "p1"}
+    monkeypatch.setattr(lab, "layer_hash", lambda name, uploads=None: parents[name])
+    (tmp_path / "tests").mkdir()
+    (tmp_path / "tests" / "fixture.sh").write_text("one")
+    (tmp_path / "tests" / "only-in-a-comment.sh").write_text("one")
+    platform = {"name": "noble-x", "layer": "docker.io", "cache_prepare": True}
+    sdir = _scenario(tmp_path, "x", "# see tests/only-in-a-comment.sh\n- ansible.builtin.script: "
+                     "'{{ dir }}/tests/fixture.sh'\n", [platform])
+    assert [os.path.relpath(f, str(tmp_path)) for f in lab.prepare_inputs("x")] == [
+        "molecule/x/prepare.yml", "tests/fixture.sh"]
+    first = lab.prepared_hash("x", platform)
+    assert lab.prepared_hash("x", platform) == first
+    (tmp_path / "tests" / "only-in-a-comment.sh").write_text("two")
+    assert lab.prepared_hash("x", platform) == first
+    (tmp_path / "tests" / "fixture.sh").write_text("two")
+    second = lab.prepared_hash("x", platform)
+    assert second != first
+    (sdir / "prepare.yml").write_text((sdir / "prepare.yml").read_text() + "# a comment\n")
+    third = lab.prepared_hash("x", platform)
+    assert third != second
+    import yaml
+    conf = yaml.safe_load((sdir / "molecule.yml").read_text())
+    conf["verifier"] = {"name": "testinfra"}  # not what prepare runs with
+    (sdir / "molecule.yml").write_text(yaml.safe_dump(conf))
+    assert lab.prepared_hash("x", platform) == third
+    conf["provisioner"] = {"inventory": {"group_vars": {"all": {"a": 1}}}}
+    (sdir / "molecule.yml").write_text(yaml.safe_dump(conf))
+    fourth = lab.prepared_hash("x", platform)
+    assert fourth != third
+    parents["docker.io"] = "p2"  # a rebuilt parent makes every prepared layer on it stale
+    assert lab.prepared_hash("x", platform) != fourth
+    monkeypatch.setattr(lab, "ansible_core_version", lambda: "0.0")
+    assert lab.prepared_hash("x", platform) != fourth
+
+
+@pytest.mark.parametrize("playbook", [
+    "- ansible.builtin.include_role:\n    name: engine\n",
+    "- ansible.builtin.import_role:\n    name: x\n",
+    "- hosts: all\n  roles:\n    - subids\n",
+    "- nsguard.docker.daemon_config:\n    path: /etc/docker/daemon.json\n",
+])
+def test_a_prepare_that_runs_this_collections_code_is_never_cached(monkeypatch, tmp_path, playbook):
+    monkeypatch.setattr(lab, "REPO", str(tmp_path))
+    _scenario(tmp_path, "x", playbook, [{"name": "noble-x", "layer": "ready", "cache_prepare": True}])
+    with pytest.raises(lab.LabError, match="runs this collection's code"):
+        lab.prepare_inputs("x")
+
+
+def test_cache_prepare_is_all_platforms_or_none(monkeypatch, tmp_path):
+    monkeypatch.setattr(lab, "REPO", str(tmp_path))
+    monkeypatch.setenv("NSGUARD_LAB_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setattr(lab, "layer_hash", lambda name, uploads=None: "0123456789abcdef")
+    _scenario(tmp_path, "none", "[]\n", [{"name": "noble-a", "layer": "ready"}])
+    assert lab.prepared_plan("none") == {}
+    _scenario(tmp_path, "mixed", "[]\n", [{"name": "noble-b", "layer": "ready", "cache_prepare": True},
+                                          {"name": "noble-c", "layer": "ready"}])
+    with pytest.raises(lab.LabError, match="every platform"):
+        lab.prepared_plan("mixed")
+    _scenario(tmp_path, "all", "[]\n", [{"name": "noble-d", "layer": "ready", "cache_prepare": True}])
+    plan = lab.prepared_plan("all")
+    assert list(plan) == ["noble-d"] and plan["noble-d"]["parent"] == "ready-0123456789abcdef"
+    assert os.path.basename(plan["noble-d"]["dir"]) == "prepared-noble-d-" + plan["noble-d"]["hash"]
+    # up() restores a VM from the prepared layer `lab.py test` names, once it exists
+    monkeypatch.setenv("NSGUARD_LAB_PREPARED", lab.json.dumps(plan))
+    assert lab.prepared_spec_for("noble-d") is None
+    os.makedirs(plan["noble-d"]["dir"])
+    open(plan["noble-d"]["info"], "w").close()
+    assert lab.prepared_spec_for("noble-d") == plan["noble-d"] and lab.prepared_spec_for("noble-e") is None
+    monkeypatch.delenv("NSGUARD_LAB_PREPARED")
+    assert lab.prepared_spec_for("noble-d") is None
+
+
+def test_stale_layers_are_pruned_and_prepared_ones_kept_while_their_parent_is(monkeypatch, tmp_path):
+    monkeypatch.setenv("NSGUARD_LAB_CACHE", str(tmp_path))
+    monkeypatch.setattr(lab, "layer_hash", lambda name, uploads=None: "h-" + name)
+    root = tmp_path / "layers"
+    entries = {"ready-h-ready": None, "docker.io-h-docker.io": None, "docker-ce-h-docker-ce": None,
+               "ready-old": None, "build-ready-x": None,
+               "prepared-noble-a-1": "docker.io-h-docker.io", "prepared-noble-b-2": "ready-old",
+               "prepared-noble-c-3": "missing"}
+    for entry, parent in entries.items():
+        (root / entry).mkdir(parents=True)
+        if parent:
+            (root / entry / "layer.json").write_text(lab.json.dumps({"parent": parent}))
+    (root / "prepared-noble-c-3" / "layer.json").write_text("{not json")
+    lab.prune_layers()
+    kept = ["build-ready-x", "docker-ce-h-docker-ce", "docker.io-h-docker.io", "prepared-noble-a-1", "ready-h-ready"]
+    assert sorted(os.listdir(str(root))) == kept
+
+
+@pytest.mark.parametrize("scenario", sorted(d for d in os.listdir(os.path.join(lab.REPO, "molecule"))
+                                            if d not in ("resources", "default")))
+def test_a_cached_prepare_runs_the_noop_playbook_once_restored(scenario):
+    conf = lab.scenario_config(scenario)
+    if not any(pl.get("cache_prepare") for pl in conf["platforms"]):
+        pytest.skip("%s runs its prepare every time" % scenario)
+    assert conf["provisioner"]["playbooks"]["prepare"] == "${NSGUARD_PREPARE_PLAYBOOK:-prepare.yml}"
+    assert os.path.isfile(os.path.join(lab.REPO, "molecule", scenario, lab.PREPARED_NOOP))
+    assert lab.prepare_inputs(scenario)[0] == os.path.join(lab.REPO, "molecule", scenario, "prepare.yml")
+
+
 def test_a_restored_vm_runs_the_machine_its_state_was_saved_from():
     p = {"kernel": "/k", "initrd": "/i"}
     cold = lab.qemu_command("a", p, "/o1", 2201, "/c1", "/p1", "/q1")
