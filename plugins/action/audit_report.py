@@ -21,7 +21,7 @@ from ansible.errors import AnsibleActionFail
 from ansible.plugins.action import ActionBase
 
 from ansible_collections.nsguard.docker.plugins.module_utils import fileops, fleet_report
-from ansible_collections.nsguard.docker.plugins.module_utils.procfs import FAIL_ON_CHOICES
+from ansible_collections.nsguard.docker.plugins.module_utils._findings import FAIL_ON_CHOICES
 
 ARGUMENT_SPEC = dict(
     dest=dict(type='path', required=True),

@@ -9,7 +9,7 @@ __metaclass__ = type
 
 class ModuleDocFragment(object):
 
-    # The options every audit module takes (module_utils.procfs.audit_argument_spec).
+    # The options every audit module takes (module_utils._audit_module.audit_argument_spec).
     DOCUMENTATION = r'''
 options:
   connect_idle_sockets:

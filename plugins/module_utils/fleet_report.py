@@ -31,7 +31,7 @@ from xml.sax.saxutils import escape as xml_escape
 
 from ansible_collections.nsguard.docker.plugins.module_utils import fileops
 
-from ansible_collections.nsguard.docker.plugins.module_utils.procfs import (
+from ansible_collections.nsguard.docker.plugins.module_utils._findings import (
     SEVERITIES,
     count_by_severity,
     gate,

@@ -36,7 +36,7 @@ import json
 import re
 import stat
 
-from ansible_collections.nsguard.docker.plugins.module_utils import procfs
+from ansible_collections.nsguard.docker.plugins.module_utils import _daemons
 
 #: File systems no Docker socket is ever mounted from; their mount points are not stat'ed.
 PSEUDO_FS = frozenset((
@@ -163,7 +163,7 @@ def socket_locations(sockets, init_mounts):
     """
     locations = []
     for sock in sockets:
-        path = procfs.canonical_socket_path(sock['path'])
+        path = _daemons.canonical_socket_path(sock['path'])
         if path.startswith('/proc/'):
             continue
         mount, rest = host_mount_of(path, init_mounts)
@@ -343,7 +343,7 @@ def scan(fs, sockets, daemons, limit=MAX_NAMESPACES, entry_limit=DIR_ENTRY_LIMIT
     """Containers mounting a known Docker socket, from /proc.
 
     ``sockets``: [{'path', 'inode'}] of the Docker sockets found on the host; ``daemons``
-    from procfs.discover_daemons. Returns (hits, stats): each hit has 'daemon',
+    from _daemons.discover_daemons. Returns (hits, stats): each hit has 'daemon',
     'container_id' (12 hex), 'full_id', 'pid', 'process', 'source', 'destination',
     'read_write', 'socket', 'match'; stats has 'ran', 'complete', 'reason' and counters.
     """
@@ -364,7 +364,7 @@ def scan(fs, sockets, daemons, limit=MAX_NAMESPACES, entry_limit=DIR_ENTRY_LIMIT
     locations = socket_locations(sockets, init_mounts)
     inodes = {}
     for sock in sockets:
-        inodes.setdefault(tuple(sock['inode']), procfs.canonical_socket_path(sock['path']))
+        inodes.setdefault(tuple(sock['inode']), _daemons.canonical_socket_path(sock['path']))
     namespaces, counts = mount_namespaces(fs, init_mnt, limit)
     for key in ('pids_scanned', 'unreadable', 'vanished', 'truncated'):
         stats[key] += counts[key]
@@ -430,5 +430,5 @@ def data_root(daemon, users):
         return (daemon.get('mount_prefix') or '') + config['data-root']
     if daemon['kind'] == 'rootful':
         return (daemon.get('mount_prefix') or '') + '/var/lib/docker'
-    home = procfs.passwd_home(users, daemon.get('uid')) if daemon.get('uid') is not None else None
+    home = _daemons.passwd_home(users, daemon.get('uid')) if daemon.get('uid') is not None else None
     return home.rstrip('/') + '/.local/share/docker' if home else None

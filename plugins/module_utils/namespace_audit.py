@@ -23,8 +23,8 @@ Decision rules (``decide_mode``), applied in this order:
 ``mode_basis`` names the evidence that decided; ``mode_source`` says whether it came
 from the Engine API, the process, both, or nothing.
 
-The functions below take parsed inputs (dicts from procfs and engine_api) and are pure;
-``run_audit`` is the only one that reads the host.
+The functions below take parsed inputs (dicts from _daemons, _processes and engine_api)
+and are pure; ``run_audit`` is the only one that reads the host.
 """
 
 from __future__ import absolute_import, division, print_function
@@ -32,7 +32,15 @@ __metaclass__ = type
 
 import re
 
-from ansible_collections.nsguard.docker.plugins.module_utils import mount_scan, procfs, subid
+from ansible_collections.nsguard.docker.plugins.module_utils import (
+    _audit_module,
+    _daemons,
+    _findings,
+    _proc_parsers,
+    _processes,
+    mount_scan,
+    subid,
+)
 from ansible_collections.nsguard.docker.plugins.module_utils.engine_api import (
     DEFAULT_TIMEOUT,
     query_daemon,
@@ -217,9 +225,9 @@ def evaluate_container(item, daemon_mode, container_proc=None, init_user_ns=None
     else:
         shares, shares_basis = None, 'unknown'
 
-    uid_map = procfs.parse_id_map(uid_map_text) if uid_map_text is not None else None
+    uid_map = _proc_parsers.parse_id_map(uid_map_text) if uid_map_text is not None else None
     if uid_map:
-        root_host_uid = procfs.map_id(uid_map, 0)
+        root_host_uid = _proc_parsers.map_id(uid_map, 0)
         root_is_host_root, root_basis = root_host_uid == 0, 'uid_map'
     elif shares:
         root_host_uid, root_is_host_root, root_basis = 0, True, 'shares_host_userns'
@@ -250,7 +258,7 @@ def evaluate_container(item, daemon_mode, container_proc=None, init_user_ns=None
 
 def build_daemon_report(daemon, api, config, config_path, config_error, init_ns, users,
                         containers=None):
-    """Evidence of one daemon (from procfs.discover_daemons, engine_api.query_daemon and
+    """Evidence of one daemon (from _daemons.discover_daemons, engine_api.query_daemon and
     its daemon.json) -> the daemon entry of the module result."""
     proc = daemon.get('process')
     api = api or {'reachable': False, 'error': 'not queried', 'info': None}
@@ -278,7 +286,7 @@ def build_daemon_report(daemon, api, config, config_path, config_error, init_ns,
         'kind': daemon['kind'],
         'pid': daemon.get('pid'),
         'uid': uid,
-        'user': procfs.user_name(users, uid) if uid is not None else None,
+        'user': _daemons.user_name(users, uid) if uid is not None else None,
         'sockets': list(daemon.get('sockets') or []),
         'reachable': bool(api.get('reachable')),
         'error': api.get('error'),
@@ -365,17 +373,17 @@ def daemon_findings(daemon):
                         % (remap.get('flag') or remap.get('config')))
         evidence['docker_root_dir'] = daemon['docker_root_dir']
         evidence['userns_remap'] = remap
-        findings.append(procfs.make_finding('userns-default-mode', 'high', '2.9', subject, message, evidence))
+        findings.append(_findings.make_finding('userns-default-mode', 'high', '2.9', subject, message, evidence))
     if daemon.get('idle'):
-        findings.append(procfs.idle_finding(daemon['id'], daemon['sockets'], 'namespace_mode'))
+        findings.append(_audit_module.idle_finding(daemon['id'], daemon['sockets'], 'namespace_mode'))
     gaps = [e for e in skipped_checks(daemon) if e['kind'] != 'not_asked']
     if gaps:
         # As severe as what the skipped checks find (API_CHECKS).
         checks = sorted(set(e['check'] for e in gaps))
-        worst = procfs.max_severity([{'severity': e['severity']} for e in gaps])
+        worst = _findings.max_severity([{'severity': e['severity']} for e in gaps])
         what = ('its mode comes from process evidence only (%s)' % ', '.join(daemon['mode_basis'])
                 if daemon['pid'] else 'no dockerd process serves this socket')
-        findings.append(procfs.make_finding(
+        findings.append(_findings.make_finding(
             'audit-incomplete', worst, None, subject,
             'Not checked for daemon %s (findings up to %s): %s; %s; %s.' % (
                 daemon['id'], worst, ', '.join(checks), '; '.join(sorted(set(e['reason'] for e in gaps))),
@@ -387,7 +395,7 @@ def daemon_findings(daemon):
         for container in daemon['containers']:
             if container.get('root_is_host_root'):
                 severity, cis = CONTAINER_FINDINGS['container-root-is-host-root']
-                findings.append(procfs.make_finding(
+                findings.append(_findings.make_finding(
                     'container-root-is-host-root', severity, cis,
                     'container:%s/%s' % (daemon['id'], container['name'] or container['id']),
                     'Container root maps to host uid 0 although the daemon runs %s '
@@ -401,7 +409,7 @@ def daemon_findings(daemon):
 def subid_findings(name, entries, invalid, overlaps):
     findings = []
     for overlap in overlaps:
-        findings.append(procfs.make_finding(
+        findings.append(_findings.make_finding(
             'subid-overlap', 'high', None,
             '%s:%s' % (name, '+'.join(overlap['owners'])),
             '/etc/%s: %s and %s share %d host IDs (%d-%d): a process of one can reach '
@@ -410,7 +418,7 @@ def subid_findings(name, entries, invalid, overlaps):
                 overlap['start'], overlap['end']),
             overlap))
     if invalid:
-        findings.append(procfs.make_finding(
+        findings.append(_findings.make_finding(
             'subid-malformed', 'low', None, '%s' % name,
             '/etc/%s has %d line(s) that are not owner:start:count; shadow-utils and '
             'dockerd ignore or reject them.' % (name, len(invalid)),
@@ -426,12 +434,12 @@ def kernel_findings(kernel):
     if kernel.get('unprivileged_userns_clone') == 0:
         disabled.append('kernel.unprivileged_userns_clone=0')
     if disabled:
-        findings.append(procfs.make_finding(
+        findings.append(_findings.make_finding(
             'kernel-userns-disabled', 'info', None, 'kernel',
             'Unprivileged user namespaces are disabled (%s): rootless Docker cannot run here.'
             % ', '.join(disabled), dict(kernel)))
     if kernel.get('apparmor_restrict_unprivileged_userns') == 1:
-        findings.append(procfs.make_finding(
+        findings.append(_findings.make_finding(
             'apparmor-userns-restricted', 'info', None, 'kernel',
             'AppArmor restricts unprivileged user namespaces '
             '(kernel.apparmor_restrict_unprivileged_userns=1): rootless Docker needs an '
@@ -443,8 +451,8 @@ def summarize(daemons, findings):
     modes = dict((m, 0) for m in MODES)
     for daemon in daemons:
         modes[daemon['mode']] = modes.get(daemon['mode'], 0) + 1
-    counts = procfs.count_by_severity(findings)
-    worst = procfs.max_severity(findings)
+    counts = _findings.count_by_severity(findings)
+    worst = _findings.max_severity(findings)
     if daemons:
         def note(daemon):
             if daemon['reachable']:
@@ -454,9 +462,9 @@ def summarize(daemons, findings):
     else:
         described = 'no Docker daemon'
     text = '%s; findings: %s' % (described, ', '.join(
-        '%d %s' % (counts[s], s) for s in reversed(procfs.SEVERITIES) if counts[s]) or 'none')
+        '%d %s' % (counts[s], s) for s in reversed(_findings.SEVERITIES) if counts[s]) or 'none')
     return {'daemons': len(daemons), 'modes': modes, 'counts': counts,
-            'max_severity': worst, 'max_severity_rank': procfs.severity_rank(worst) if worst else -1,
+            'max_severity': worst, 'max_severity_rank': _findings.severity_rank(worst) if worst else -1,
             'text': text}
 
 
@@ -476,8 +484,8 @@ def _container_proc(fs, pid):
 
 def run_audit(fs, query_api=True, timeout=DEFAULT_TIMEOUT, query=query_daemon,
               connect_idle_sockets=False):
-    """Audit the host behind ``fs`` (a procfs.HostFS). Returns the module result body."""
-    daemons, context = procfs.discover_daemons(fs)
+    """Audit the host behind ``fs`` (a _hostfs.HostFS). Returns the module result body."""
+    daemons, context = _daemons.discover_daemons(fs)
     init_ns = context['init_ns']
     users = context['users']
     reports = []
@@ -519,7 +527,7 @@ def run_audit(fs, query_api=True, timeout=DEFAULT_TIMEOUT, query=query_daemon,
         report['container_pids_in_host_pidns'] = same_pidns
         reports.append(report)
 
-    kernel = procfs.kernel_userns_state(fs)
+    kernel = _processes.kernel_userns_state(fs)
     subids = {}
     findings = []
     for name in ('subuid', 'subgid'):
@@ -532,14 +540,14 @@ def run_audit(fs, query_api=True, timeout=DEFAULT_TIMEOUT, query=query_daemon,
     for report in reports:
         findings.extend(daemon_findings(report))
     findings.extend(kernel_findings(kernel))
-    findings.extend(procfs.incomplete_finding(fs.errors, 'namespace_mode'))
-    findings = procfs.sort_findings(findings)
+    findings.extend(_findings.incomplete_finding(fs.errors, 'namespace_mode'))
+    findings = _findings.sort_findings(findings)
     skipped = [e for report in reports for e in skipped_checks(report)]
-    skipped.extend(procfs.unreadable_checks(fs.errors))
+    skipped.extend(_audit_module.unreadable_checks(fs.errors))
     return {
         'daemons': reports,
         'complete': not skipped,
-        'skipped_checks': [procfs.public_skipped(e) for e in skipped],
+        'skipped_checks': [_audit_module.public_skipped(e) for e in skipped],
         'init_user_namespace': init_ns.get('user'),
         'kernel': kernel,
         'subordinate_ids': subids,

@@ -73,7 +73,13 @@ __metaclass__ = type
 
 import stat
 
-from ansible_collections.nsguard.docker.plugins.module_utils import mount_scan, procfs
+from ansible_collections.nsguard.docker.plugins.module_utils import (
+    _audit_module,
+    _daemons,
+    _findings,
+    _proc_parsers,
+    mount_scan,
+)
 from ansible_collections.nsguard.docker.plugins.module_utils.engine_api import (
     DEFAULT_TIMEOUT,
     query_daemon,
@@ -156,9 +162,9 @@ def socket_info(fs, path, groups, users):
         'is_symlink': bool(lst is not None and stat.S_ISLNK(lst.st_mode)),
         'uid': st.st_uid,
         'gid': st.st_gid,
-        'owner': procfs.user_name(users, st.st_uid),
+        'owner': _daemons.user_name(users, st.st_uid),
         'group': group_name(groups, st.st_gid),
-        'mode': procfs.mode_string(st.st_mode),
+        'mode': _proc_parsers.mode_string(st.st_mode),
         'mode_bits': stat.S_IMODE(st.st_mode),
         'inode': (st.st_dev, st.st_ino),
     }
@@ -189,7 +195,7 @@ def socket_findings(sockets, groups, users, allow_users=(), allow_groups=()):
                     'gid': sock['gid'], 'mode': sock['mode'], 'daemon': sock.get('daemon')}
         rootless = sock['kind'] == 'rootless'
         if mode & stat.S_IWOTH:
-            findings.append(procfs.make_finding(
+            findings.append(_findings.make_finding(
                 'socket-world-writable', 'high' if rootless else 'critical', '3.16', subject,
                 'Docker socket is world-writable (%s): every local user can %s.'
                 % (sock['mode'], 'act as %s' % (sock['owner'] or sock['uid']) if rootless
@@ -197,7 +203,7 @@ def socket_findings(sockets, groups, users, allow_users=(), allow_groups=()):
         if rootless:
             owner_uid = sock.get('daemon_uid')
             if owner_uid is not None and sock['uid'] != owner_uid:
-                findings.append(procfs.make_finding(
+                findings.append(_findings.make_finding(
                     'socket-ownership', 'high', '3.15', subject,
                     'Rootless Docker socket is owned by uid %d, not by its daemon user %d.'
                     % (sock['uid'], owner_uid), evidence))
@@ -205,18 +211,18 @@ def socket_findings(sockets, groups, users, allow_users=(), allow_groups=()):
                       if m['uid'] != sock['uid'] and m['uid'] != 0]
             if mode & stat.S_IWGRP and others:
                 evidence = dict(evidence, members=others)
-                findings.append(procfs.make_finding(
+                findings.append(_findings.make_finding(
                     'rootless-socket-shared', 'medium', None, subject,
                     'Rootless Docker socket is group-writable and group %s has other members '
                     '(%s): they can act as %s.' % (sock['group'] or sock['gid'], ', '.join(others),
                                                    sock['owner'] or sock['uid']), evidence))
             continue
         if not mode & stat.S_IWOTH and mode & ~0o660:
-            findings.append(procfs.make_finding(
+            findings.append(_findings.make_finding(
                 'socket-permissions', 'high', '3.16', subject,
                 'Docker socket mode %s is looser than 0660.' % sock['mode'], evidence))
         if sock['uid'] != 0 or (sock['gid'] != 0 and sock['group'] != 'docker'):
-            findings.append(procfs.make_finding(
+            findings.append(_findings.make_finding(
                 'socket-ownership', 'high', '3.15', subject,
                 'Docker socket is owned by %s:%s, expected root:docker (or root:root).'
                 % (sock['owner'] or sock['uid'], sock['group'] or sock['gid']), evidence))
@@ -233,7 +239,7 @@ def socket_findings(sockets, groups, users, allow_users=(), allow_groups=()):
         if _allowed(name, allow_users, allow_groups, groups, users):
             continue
         entry = member_sockets[name]
-        findings.append(procfs.make_finding(
+        findings.append(_findings.make_finding(
             'docker-group-member', 'high', '1.1.2', 'user:%s' % name,
             'User %s can reach the rootful Docker socket through group %s: that is '
             'passwordless root on this host.' % (name, ', '.join(sorted(entry['groups']))),
@@ -275,7 +281,7 @@ def configured_tcp(args, config, tls):
             sources.append((value, 'daemon.json'))
     endpoints = []
     for value, source in sources:
-        parsed = procfs.parse_docker_host(value, tls=tls['tls'])
+        parsed = _proc_parsers.parse_docker_host(value, tls=tls['tls'])
         if parsed['scheme'] != 'tcp':
             continue
         endpoints.append({'address': parsed['host'], 'port': parsed['port'], 'raw': value,
@@ -348,7 +354,7 @@ def merge_endpoints(daemon_id, configured, listeners, tls, args=None, config=Non
         if entry['listening'] and 'listen' not in entry['sources']:
             entry['sources'] = sorted(set(entry['sources'] + ['listen']))
         addresses = [entry['address']] + entry['listen_addresses']
-        entry['loopback'] = all(procfs.is_loopback(a) for a in addresses)
+        entry['loopback'] = all(_proc_parsers.is_loopback(a) for a in addresses)
     return endpoints
 
 
@@ -362,24 +368,24 @@ def tcp_findings(endpoints):
                                                  'tlsverify', 'tlscacert', 'netns'))
         where = 'loopback' if ep['loopback'] else 'a non-loopback address'
         if ep['role'] in ('swarm', 'metrics'):
-            findings.append(procfs.make_finding(
+            findings.append(_findings.make_finding(
                 'dockerd-listener-info', 'info', None, subject,
                 'dockerd listens on %s port %d (%s).' % (
                     where, ep['port'], SWARM_PORTS.get(ep['port'], 'metrics endpoint')), evidence))
             continue
         if ep['role'] == 'unknown':
-            findings.append(procfs.make_finding(
+            findings.append(_findings.make_finding(
                 'dockerd-listener-unknown', 'medium', None, subject,
                 'dockerd listens on %s port %d that is no configured API endpoint; '
                 'check it is not an unauthenticated API.' % (where, ep['port']), evidence))
             continue
         if not ep['tls']:
-            findings.append(procfs.make_finding(
+            findings.append(_findings.make_finding(
                 'tcp-no-tls', 'high' if ep['loopback'] else 'critical', '2.7', subject,
                 'Docker API on TCP %s without TLS: anyone who can connect is root on the host.'
                 % where, evidence))
         elif not ep['tlsverify']:
-            findings.append(procfs.make_finding(
+            findings.append(_findings.make_finding(
                 'tcp-tls-no-verify', 'medium' if ep['loopback'] else 'high', '2.7', subject,
                 'Docker API on TCP %s uses TLS without client certificate verification '
                 '(--tls without --tlsverify): any client is accepted.' % where, evidence))
@@ -412,9 +418,9 @@ def unit_files(fs, unit_dirs, groups, users):
                     'regular_file': stat.S_ISREG(st.st_mode),
                     'is_symlink': bool(lst is not None and stat.S_ISLNK(lst.st_mode)),
                     'uid': st.st_uid, 'gid': st.st_gid,
-                    'owner': procfs.user_name(users, st.st_uid),
+                    'owner': _daemons.user_name(users, st.st_uid),
                     'group': group_name(groups, st.st_gid),
-                    'mode': procfs.mode_string(st.st_mode),
+                    'mode': _proc_parsers.mode_string(st.st_mode),
                     'mode_bits': stat.S_IMODE(st.st_mode),
                 })
     return found
@@ -429,18 +435,18 @@ def unit_findings(units):
         subject = 'file:%s' % unit['path']
         evidence = dict((k, unit[k]) for k in ('unit', 'owner', 'group', 'uid', 'gid', 'mode'))
         if unit['uid'] != 0 or unit['gid'] != 0:
-            findings.append(procfs.make_finding(
+            findings.append(_findings.make_finding(
                 'unit-file-ownership', 'medium', own_cis, subject,
                 '%s is owned by %s:%s, expected root:root.' % (
                     unit['path'], unit['owner'] or unit['uid'], unit['group'] or unit['gid']),
                 evidence))
         if unit['mode_bits'] & 0o022:
-            findings.append(procfs.make_finding(
+            findings.append(_findings.make_finding(
                 'unit-file-permissions', 'medium', perm_cis, subject,
                 '%s is writable by group or others (%s): they can change how dockerd starts.'
                 % (unit['path'], unit['mode']), evidence))
         elif unit['mode_bits'] & ~0o644:
-            findings.append(procfs.make_finding(
+            findings.append(_findings.make_finding(
                 'unit-file-permissions', 'low', perm_cis, subject,
                 '%s mode %s is looser than 0644.' % (unit['path'], unit['mode']), evidence))
     return findings
@@ -452,7 +458,7 @@ def unit_findings(units):
 
 
 def _norm(path):
-    path = procfs.canonical_socket_path(path or '')
+    path = _daemons.canonical_socket_path(path or '')
     return path.rstrip('/') or '/'
 
 
@@ -569,7 +575,7 @@ def mount_findings(mounts):
     findings = []
     for hit in mounts:
         who = hit['name'] or hit['container_id']
-        findings.append(procfs.make_finding(
+        findings.append(_findings.make_finding(
             'container-mounts-socket', API_CHECKS['container-mounts-socket'], '5.31',
             'container:%s/%s' % (hit['daemon'], who),
             'Container %s mounts %s at %s (%s): whoever controls the container controls the '
@@ -601,7 +607,7 @@ def gap_findings(skipped, daemons_by_key, scan):
         entries = grouped[key]
         daemon = daemons_by_key.get(key) or {}
         checks = sorted(set(e['check'] for e in entries))
-        worst = procfs.max_severity([{'severity': e['severity']} for e in entries])
+        worst = _findings.max_severity([{'severity': e['severity']} for e in entries])
         covered = all(e.get('covered_by_proc_scan') for e in entries)
         if scan['ran'] and covered:
             cover = ('The /proc scan covered socket mounts in its place (%d container mount '
@@ -610,7 +616,7 @@ def gap_findings(skipped, daemons_by_key, scan):
             cover = 'The /proc scan did not cover socket mounts in its place (%s).' % (
                 scan.get('reason') or 'incomplete')
         where = 'for daemon %s' % key if key else 'on this host'
-        findings.append(procfs.make_finding(
+        findings.append(_findings.make_finding(
             'audit-incomplete', worst, None, 'daemon:%s' % key if key else 'host',
             'Not checked %s (findings up to %s): %s; %s. %s' % (
                 where, worst, ', '.join(checks), '; '.join(e['reason'] for e in entries), cover),
@@ -622,14 +628,14 @@ def gap_findings(skipped, daemons_by_key, scan):
 
 
 def summarize(sockets, endpoints, findings):
-    counts = procfs.count_by_severity(findings)
-    worst = procfs.max_severity(findings)
+    counts = _findings.count_by_severity(findings)
+    worst = _findings.max_severity(findings)
     text = '%d socket(s), %d TCP endpoint(s); findings: %s' % (
         len(sockets), len(endpoints),
-        ', '.join('%d %s' % (counts[s], s) for s in reversed(procfs.SEVERITIES) if counts[s]) or 'none')
+        ', '.join('%d %s' % (counts[s], s) for s in reversed(_findings.SEVERITIES) if counts[s]) or 'none')
     return {'sockets': len(sockets), 'tcp_endpoints': len(endpoints), 'counts': counts,
             'max_severity': worst,
-            'max_severity_rank': procfs.severity_rank(worst) if worst else -1, 'text': text}
+            'max_severity_rank': _findings.severity_rank(worst) if worst else -1, 'text': text}
 
 
 # --------------------------------------------------------------------------------------
@@ -643,10 +649,10 @@ def _public_socket(sock):
 
 def run_audit(fs, allow_users=(), allow_groups=(), unit_dirs=UNIT_DIRS, query_api=True,
               timeout=DEFAULT_TIMEOUT, query=query_daemon, connect_idle_sockets=False):
-    """Audit the host behind ``fs`` (a procfs.HostFS). Returns the module result body."""
-    daemons, context = procfs.discover_daemons(fs, with_fds=True)
+    """Audit the host behind ``fs`` (a _hostfs.HostFS). Returns the module result body."""
+    daemons, context = _daemons.discover_daemons(fs, with_fds=True)
     users = context['users']
-    groups = procfs.parse_etc_group(fs.read_text('/etc/group', missing_ok=True))
+    groups = _proc_parsers.parse_etc_group(fs.read_text('/etc/group', missing_ok=True))
 
     sockets, seen_inodes = [], {}
     endpoints, findings, skipped, idle = [], [], [], []
@@ -660,7 +666,7 @@ def run_audit(fs, allow_users=(), allow_groups=(), unit_dirs=UNIT_DIRS, query_ap
     audited = sorted(daemons, key=lambda d: d['key'])
     if not any(d['kind'] == 'rootful' for d in daemons) and fs.exists('/etc/docker/daemon.json'):
         # Docker installed but not running: its configuration still says what it will expose.
-        config, error = procfs.load_daemon_json(fs, '/etc/docker/daemon.json')
+        config, error = _daemons.load_daemon_json(fs, '/etc/docker/daemon.json')
         audited.append({'key': 'rootful', 'kind': 'rootful', 'pid': None, 'process': None,
                         'sockets': [], 'uid': 0, 'config_only': True, 'mount_prefix': '',
                         'config': config, 'config_path': '/etc/docker/daemon.json',
@@ -673,7 +679,7 @@ def run_audit(fs, allow_users=(), allow_groups=(), unit_dirs=UNIT_DIRS, query_ap
 
         # unix sockets: from the process and daemon.json hosts
         paths = list(daemon['sockets'])
-        paths += [daemon['mount_prefix'] + p for p in procfs.config_unix_sockets(config)
+        paths += [daemon['mount_prefix'] + p for p in _daemons.config_unix_sockets(config)
                   if daemon['mount_prefix'] + p not in paths]
         for path in paths:
             info = socket_info(fs, path, groups, users)
@@ -698,7 +704,7 @@ def run_audit(fs, allow_users=(), allow_groups=(), unit_dirs=UNIT_DIRS, query_ap
             if cache_key not in net_cache:
                 entries = []
                 for name in ('tcp', 'tcp6'):
-                    entries += procfs.parse_net_tcp(
+                    entries += _proc_parsers.parse_net_tcp(
                         fs.read_text('/proc/%d/net/%s' % (proc['pid'], name), missing_ok=True))
                 net_cache[cache_key] = entries
             listeners = dockerd_listeners(net_cache[cache_key], proc.get('socket_inodes'))
@@ -736,7 +742,7 @@ def run_audit(fs, allow_users=(), allow_groups=(), unit_dirs=UNIT_DIRS, query_ap
                     'unanswered'))
 
     all_socket_paths = [s['path'] for s in sockets] + [
-        p for d in daemons for p in d['sockets']] + list(procfs.ROOTFUL_SOCKETS)
+        p for d in daemons for p in d['sockets']] + list(_daemons.ROOTFUL_SOCKETS)
     inodes = set(s['inode'] for s in sockets if s['is_socket'])
     api_hits, cut = [], []
     for daemon in sorted(daemons, key=lambda d: d['key']):
@@ -798,11 +804,11 @@ def run_audit(fs, allow_users=(), allow_groups=(), unit_dirs=UNIT_DIRS, query_ap
     findings.extend(tcp_findings(endpoints))
     findings.extend(unit_findings(units))
     findings.extend(mount_findings(mounts))
-    findings.extend(procfs.idle_finding(d['key'], d['sockets'], 'socket_exposure') for d in idle)
+    findings.extend(_audit_module.idle_finding(d['key'], d['sockets'], 'socket_exposure') for d in idle)
     findings.extend(gap_findings(skipped, by_key, scan))
-    findings.extend(procfs.incomplete_finding(fs.errors, 'socket_exposure'))
-    findings = procfs.sort_findings(findings)
-    skipped.extend(procfs.unreadable_checks(fs.errors))
+    findings.extend(_findings.incomplete_finding(fs.errors, 'socket_exposure'))
+    findings = _findings.sort_findings(findings)
+    skipped.extend(_audit_module.unreadable_checks(fs.errors))
     return {
         'sockets': [_public_socket(s) for s in sockets],
         'tcp_endpoints': endpoints,
@@ -814,7 +820,7 @@ def run_audit(fs, allow_users=(), allow_groups=(), unit_dirs=UNIT_DIRS, query_ap
         'findings': findings,
         'summary': summarize(sockets, endpoints, findings),
         'complete': not skipped,
-        'skipped_checks': [procfs.public_skipped(e) for e in skipped],
+        'skipped_checks': [_audit_module.public_skipped(e) for e in skipped],
         'mount_scan': scan,
         'errors': list(fs.errors),
         'scan': context['stats'],

@@ -296,20 +296,20 @@ scan:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.nsguard.docker.plugins.module_utils import procfs
+from ansible_collections.nsguard.docker.plugins.module_utils import _audit_module
 from ansible_collections.nsguard.docker.plugins.module_utils.namespace_audit import run_audit
 
 
 def main():
     module = AnsibleModule(
-        argument_spec=procfs.audit_argument_spec(),
+        argument_spec=_audit_module.audit_argument_spec(),
         supports_check_mode=True,
     )
     params = module.params
-    fs = procfs.module_host_fs(module)
+    fs = _audit_module.module_host_fs(module)
     result = run_audit(fs, query_api=params['query_api'], timeout=params['api_timeout'],
                        connect_idle_sockets=params['connect_idle_sockets'])
-    procfs.exit_audit(module, 'namespace_mode', result)
+    _audit_module.exit_audit(module, 'namespace_mode', result)
 
 
 if __name__ == '__main__':

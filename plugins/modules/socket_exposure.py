@@ -316,13 +316,13 @@ scan:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.nsguard.docker.plugins.module_utils import procfs
+from ansible_collections.nsguard.docker.plugins.module_utils import _audit_module
 from ansible_collections.nsguard.docker.plugins.module_utils.socket_audit import UNIT_DIRS, run_audit
 
 
 def main():
     module = AnsibleModule(
-        argument_spec=procfs.audit_argument_spec(
+        argument_spec=_audit_module.audit_argument_spec(
             allow_users=dict(type='list', elements='str', default=[]),
             allow_groups=dict(type='list', elements='str', default=[]),
             unit_dirs=dict(type='list', elements='path', default=list(UNIT_DIRS)),
@@ -330,12 +330,12 @@ def main():
         supports_check_mode=True,
     )
     params = module.params
-    fs = procfs.module_host_fs(module)
+    fs = _audit_module.module_host_fs(module)
     result = run_audit(fs, allow_users=params['allow_users'], allow_groups=params['allow_groups'],
                        unit_dirs=params['unit_dirs'], query_api=params['query_api'],
                        timeout=params['api_timeout'],
                        connect_idle_sockets=params['connect_idle_sockets'])
-    procfs.exit_audit(module, 'socket_exposure', result)
+    _audit_module.exit_audit(module, 'socket_exposure', result)
 
 
 if __name__ == '__main__':

@@ -73,7 +73,7 @@ import json, os, subprocess, sys, time
 AUDIT = '''
 import json, os, socket, sys, time
 sys.path.insert(0, sys.argv[1])
-from ansible_collections.nsguard.docker.plugins.module_utils import procfs
+from ansible_collections.nsguard.docker.plugins.module_utils import _hostfs
 audit = __import__("ansible_collections.nsguard.docker.plugins.module_utils." + sys.argv[2], fromlist=["run_audit"])
 def reference():
     # Work of the audit's kind that does not change with the collection: /proc listed and
@@ -100,7 +100,7 @@ for _ in range(int(sys.argv[3])):
     t0 = time.perf_counter()
     reference()
     t1 = time.perf_counter()
-    audit.run_audit(procfs.HostFS())
+    audit.run_audit(_hostfs.HostFS())
     seconds.append(time.perf_counter() - t1)
     reference_seconds.append(t1 - t0)
 print(json.dumps([seconds, reference_seconds]))

@@ -2,8 +2,9 @@
 # Copyright (c) nsguard.docker contributors
 # GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
-"""Helpers shared by the audit units (procfs, engine_api, namespace_audit, socket_audit,
-fleet_report, the namespace_mode and socket_exposure modules and the audit_report action).
+"""Helpers shared by the audit units (_hostfs, _processes, _daemons, engine_api,
+namespace_audit, socket_audit, fleet_report, the namespace_mode and socket_exposure
+modules and the audit_report action).
 
 ``fakehost`` is tests/unit/fixtures/audit/fakehost.py, loaded once through importlib
 (fixtures are not a package); ``run_module`` runs a module's main() as Ansible does;

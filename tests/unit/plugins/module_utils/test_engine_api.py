@@ -17,7 +17,7 @@ import pytest
 import yaml
 
 from ansible_collections.nsguard.docker.plugins.doc_fragments.audit import ModuleDocFragment
-from ansible_collections.nsguard.docker.plugins.module_utils import engine_api, procfs
+from ansible_collections.nsguard.docker.plugins.module_utils import _audit_module, engine_api
 from ansible_collections.nsguard.docker.plugins.module_utils.engine_api import (
     EngineAPIError,
     UnixHTTPClient,
@@ -293,8 +293,8 @@ def test_retry_over_a_real_socket_that_never_answers(sockdir):
 
 def test_default_timeout_suits_a_slow_host_and_the_modules_agree():
     assert engine_api.DEFAULT_TIMEOUT == 10.0 and engine_api.RETRIES == 1
-    assert procfs.audit_argument_spec()['api_timeout']['default'] == engine_api.DEFAULT_TIMEOUT
+    assert _audit_module.audit_argument_spec()['api_timeout']['default'] == engine_api.DEFAULT_TIMEOUT
     options = yaml.safe_load(ModuleDocFragment.DOCUMENTATION)['options']
     assert options['api_timeout']['default'] == engine_api.DEFAULT_TIMEOUT
     assert options['connect_idle_sockets']['default'] is False
-    assert procfs.audit_argument_spec()['connect_idle_sockets'] == {'type': 'bool', 'default': False}
+    assert _audit_module.audit_argument_spec()['connect_idle_sockets'] == {'type': 'bool', 'default': False}

@@ -12,12 +12,12 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from ansible_collections.nsguard.docker.plugins.module_utils import namespace_audit as na
-from ansible_collections.nsguard.docker.plugins.module_utils import procfs
+from ansible_collections.nsguard.docker.plugins.module_utils import _findings, _proc_parsers
 
 from audit_helpers import fakehost
 
 
-USERS = procfs.parse_etc_passwd(fakehost.fixture_text('etc', 'passwd'))
+USERS = _proc_parsers.parse_etc_passwd(fakehost.fixture_text('etc', 'passwd'))
 ROOTLESS_NS = fakehost.ROOTLESS_NS
 ROOTLESS_MAP = fakehost.ROOTLESS_MAP
 REMAP_NS = fakehost.REMAP_NS
@@ -198,7 +198,7 @@ def test_container_of_rootless_daemon_nested_map_gives_host_ids():
                                 fakehost.INIT_USER_NS)
     assert dev['shares_host_userns'] is False
     assert dev['root_host_uid'] == 1000 and dev['root_is_host_root'] is False
-    assert procfs.map_id(dev['uid_map'], 1000) == 165536 + 999
+    assert _proc_parsers.map_id(dev['uid_map'], 1000) == 165536 + 999
     # UsernsMode=host under rootless shares the daemon's namespace, not the host's
     shared = na.evaluate_container(_item('dev', 'host'), 'rootless', None, fakehost.INIT_USER_NS)
     assert shared['shares_host_userns'] is False and shared['root_is_host_root'] is None
@@ -305,8 +305,8 @@ def test_subid_and_kernel_findings():
 
 
 def test_incomplete_finding_only_for_permission_errors():
-    assert procfs.incomplete_finding([{'path': '/proc/9/ns/user', 'kind': 'vanished'}]) == []
-    finding = procfs.incomplete_finding([{'path': '/proc/1/ns/user', 'kind': 'permission'}])[0]
+    assert _findings.incomplete_finding([{'path': '/proc/9/ns/user', 'kind': 'vanished'}]) == []
+    finding = _findings.incomplete_finding([{'path': '/proc/1/ns/user', 'kind': 'permission'}])[0]
     assert finding['id'] == 'audit-incomplete' and finding['evidence']['paths'] == ['/proc/1/ns/user']
 
 

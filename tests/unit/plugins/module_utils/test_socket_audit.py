@@ -13,20 +13,20 @@ import time
 
 import pytest
 
-from ansible_collections.nsguard.docker.plugins.module_utils import procfs
+from ansible_collections.nsguard.docker.plugins.module_utils import _daemons, _hostfs, _proc_parsers
 from ansible_collections.nsguard.docker.plugins.module_utils import socket_audit as sa
 
 from audit_helpers import fakehost
 
 
-USERS = procfs.parse_etc_passwd(fakehost.fixture_text('etc', 'passwd'))
-GROUPS = procfs.parse_etc_group(fakehost.fixture_text('etc', 'group'))
-NET = (procfs.parse_net_tcp(fakehost.fixture_text('proc', 'net_tcp'), 'little')
-       + procfs.parse_net_tcp(fakehost.fixture_text('proc', 'net_tcp6'), 'little'))
+USERS = _proc_parsers.parse_etc_passwd(fakehost.fixture_text('etc', 'passwd'))
+GROUPS = _proc_parsers.parse_etc_group(fakehost.fixture_text('etc', 'group'))
+NET = (_proc_parsers.parse_net_tcp(fakehost.fixture_text('proc', 'net_tcp'), 'little')
+       + _proc_parsers.parse_net_tcp(fakehost.fixture_text('proc', 'net_tcp6'), 'little'))
 
 
 def _sock(path='/run/docker.sock', mode=0o660, uid=0, gid=999, kind='rootful', daemon_uid=0):
-    sock = {'path': path, 'is_socket': True, 'uid': uid, 'gid': gid, 'owner': procfs.user_name(USERS, uid),
+    sock = {'path': path, 'is_socket': True, 'uid': uid, 'gid': gid, 'owner': _daemons.user_name(USERS, uid),
             'group': sa.group_name(GROUPS, gid), 'mode': '%04o' % mode, 'mode_bits': mode, 'kind': kind,
             'daemon': 'rootful' if kind == 'rootful' else 'rootless:%d' % daemon_uid, 'daemon_uid': daemon_uid}
     sock['reach'] = sa.who_can_reach(sock, GROUPS, USERS)
@@ -124,16 +124,16 @@ def test_tls_state_from_flags_and_daemon_json():
                                     'tlskey': None}
     verify = sa.tls_state({}, fakehost.fixture_json('etc', 'daemon_tls.json'))
     assert verify['tls'] and verify['tlsverify'] and verify['tlscacert'] == '/etc/docker/tls/ca.pem'
-    flags = procfs.parse_dockerd_args(['dockerd', '--tls'])
+    flags = _proc_parsers.parse_dockerd_args(['dockerd', '--tls'])
     assert sa.tls_state(flags, {}) == dict(sa.tls_state({}, {}), tls=True)
-    assert sa.tls_state(procfs.parse_dockerd_args(['dockerd', '--tlsverify']), {})['tls'] is True
+    assert sa.tls_state(_proc_parsers.parse_dockerd_args(['dockerd', '--tlsverify']), {})['tls'] is True
     # a flag wins over daemon.json
-    assert sa.tls_state(procfs.parse_dockerd_args(['dockerd', '--tlsverify=false']),
+    assert sa.tls_state(_proc_parsers.parse_dockerd_args(['dockerd', '--tlsverify=false']),
                         {'tlsverify': True})['tlsverify'] is False
 
 
 def test_configured_tcp_from_cmdline_and_daemon_json():
-    args = procfs.parse_dockerd_args(['dockerd', '-H', 'fd://', '--host=tcp://10.1.2.3:2375'])
+    args = _proc_parsers.parse_dockerd_args(['dockerd', '-H', 'fd://', '--host=tcp://10.1.2.3:2375'])
     config = fakehost.fixture_json('etc', 'daemon_tcp.json')
     endpoints = sa.configured_tcp(args, config, sa.tls_state(args, config))
     assert [(e['address'], e['port'], e['sources']) for e in endpoints] == [
@@ -150,7 +150,7 @@ def test_dockerd_listeners_only_listen_state_and_own_inodes():
 
 
 def test_merge_endpoints_matches_ports_and_classifies_the_rest():
-    args = procfs.parse_dockerd_args(['dockerd', '-H', 'tcp://0.0.0.0:2375', '--metrics-addr', '[::1]:9323'])
+    args = _proc_parsers.parse_dockerd_args(['dockerd', '-H', 'tcp://0.0.0.0:2375', '--metrics-addr', '[::1]:9323'])
     tls = sa.tls_state(args, {})
     endpoints = sa.merge_endpoints('rootful', sa.configured_tcp(args, {}, tls),
                                    sa.dockerd_listeners(NET, [5001, 5002, 5003, 5004]), tls, args, {}, 'host')
@@ -173,7 +173,7 @@ def test_merge_endpoints_matches_ports_and_classifies_the_rest():
     ('0.0.0.0', True, True, None),
 ])
 def test_tcp_findings(address, tls, verify, expected):
-    endpoint = {'address': address, 'port': 2375, 'role': 'api', 'loopback': procfs.is_loopback(address),
+    endpoint = {'address': address, 'port': 2375, 'role': 'api', 'loopback': _proc_parsers.is_loopback(address),
                 'tls': tls, 'tlsverify': verify, 'daemon': 'rootful', 'sources': ['cmdline']}
     findings = sa.tcp_findings([endpoint])
     if expected is None:
@@ -260,7 +260,7 @@ def test_socket_mounts_by_device_and_inode(tmp_path):
         os.link(str(run / 'docker.sock'), str(run / 'hidden' / 'y'))
         (run / 'plain').mkdir()
         (run / 'plain' / 'file').write_text('not a socket')
-        fs = procfs.HostFS(proc_root=str(tmp_path / 'proc'), etc_root=str(tmp_path / 'etc'), run_root=str(run))
+        fs = _hostfs.HostFS(proc_root=str(tmp_path / 'proc'), etc_root=str(tmp_path / 'etc'), run_root=str(run))
         st_ = os.stat(str(run / 'docker.sock'))
         containers = [{'Id': '2' * 64, 'Names': ['/sneaky'], 'Mounts': [
             {'Type': 'bind', 'Source': '/run/x', 'Destination': '/var/run/api', 'RW': True},

@@ -11,7 +11,7 @@ import time
 
 import yaml
 
-from ansible_collections.nsguard.docker.plugins.module_utils import procfs
+from ansible_collections.nsguard.docker.plugins.module_utils import _audit_module
 from ansible_collections.nsguard.docker.plugins.modules import namespace_mode
 
 from audit_helpers import checked_documentation, fakehost, run_module
@@ -21,7 +21,7 @@ def test_documentation_is_complete():
     doc = checked_documentation(namespace_mode, 'namespace_mode')
     assert 'nsguard.docker.attributes.info_module' in doc['extends_documentation_fragment']
     # every option of the shared argument spec is documented, with its default
-    spec = procfs.audit_argument_spec()
+    spec = _audit_module.audit_argument_spec()
     assert set(doc['options']) == set(spec)
     assert dict((k, v['default']) for k, v in doc['options'].items()) == dict((k, v['default']) for k, v in spec.items())
     returned = yaml.safe_load(namespace_mode.RETURN)
