@@ -625,6 +625,23 @@ def save_state(name, state, timeout=600):
         time.sleep(0.2)
 
 
+def store_layer(vm, inst, lp, parent, started):
+    """Save running VM `vm` (instance `inst`) as the layer at paths `lp`: its state and its
+    overlay, written beside the cache and renamed into place only when whole. QEMU ends."""
+    work = tempfile.mkdtemp(prefix="build-%s-" % lp["name"], dir=os.path.dirname(lp["dir"]))
+    try:
+        save_state(vm, os.path.join(work, "state"))
+        shutil.move(inst["overlay"], os.path.join(work, "disk.qcow2"))
+        with open(os.path.join(work, "layer.json"), "w") as f:
+            json.dump({"name": lp["name"], "parent": parent, "hash": os.path.basename(lp["dir"]),
+                       "built": datetime.datetime.now(datetime.timezone.utc).isoformat(),
+                       "seconds": round(time.time() - started)}, f, indent=2)
+        shutil.rmtree(lp["dir"], ignore_errors=True)
+        os.rename(work, lp["dir"])
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
 def ensure_layer(name):
     """The paths of layer `name`, built first (with its parents) if it is not cached."""
     uploads = layer_uploads(name)
@@ -636,24 +653,15 @@ def ensure_layer(name):
     vm = "layer-" + name.replace(".", "-")
     log("building layer %s on %s" % (name, "layer " + parent if parent else "a cold boot"))
     os.makedirs(os.path.dirname(lp["dir"]), exist_ok=True)
-    work = tempfile.mkdtemp(prefix="build-%s-" % name, dir=os.path.dirname(lp["dir"]))
     try:
         inst = up(vm, layer=parent)
         for local, command in uploads:
             with open(local, "rb") as f:
                 ssh_run(inst, command, timeout=LAYER_TIMEOUT, stdin=f)
         ssh_run(inst, LAYER_SCRIPTS[name] + "\nsync\n", timeout=LAYER_TIMEOUT)
-        save_state(vm, os.path.join(work, "state"))
-        shutil.move(inst["overlay"], os.path.join(work, "disk.qcow2"))
-        with open(os.path.join(work, "layer.json"), "w") as f:
-            json.dump({"name": name, "parent": parent, "hash": os.path.basename(lp["dir"]),
-                       "built": datetime.datetime.now(datetime.timezone.utc).isoformat(),
-                       "seconds": round(time.time() - started)}, f, indent=2)
-        shutil.rmtree(lp["dir"], ignore_errors=True)
-        os.rename(work, lp["dir"])
+        store_layer(vm, inst, lp, parent, started)
     finally:
         down(vm)
-        shutil.rmtree(work, ignore_errors=True)
     prune_layers()
     log("layer %s ready in %.0fs" % (name, time.time() - started))
     return lp
@@ -689,8 +697,9 @@ def layer_info(directory):
 # 30-115 s under TCG. A platform with `cache_prepare: true` keeps its VM as prepare left it
 # as a layer of its own, cached under a hash of the parent layer, the prepare playbook, the
 # platforms and provisioner of the scenario's molecule.yml, every file of this repository
-# the playbook names, and ansible-core's version. Later runs restore that layer in `create` and run the no-op
-# molecule/resources/prepared.yml as `prepare` (molecule.yml names its prepare playbook
+# the playbook names, and ansible-core's version. Later runs restore that layer in
+# `create` and run the no-op molecule/resources/prepared.yml as `prepare` (molecule.yml
+# names its prepare playbook
 # `${NSGUARD_PREPARE_PLAYBOOK:-prepare.yml}`). Like every layer it never holds this
 # collection's code: a prepare playbook that names a role or the collection is refused.
 PREPARED_VERSION = "1"
@@ -724,15 +733,13 @@ def prepare_inputs(scenario):
     return [playbook] + [os.path.join(REPO, m) for m in named]
 
 
-def prepared_hash(scenario, platform):
-    """What made a platform's prepared layer: the parent layer, ansible-core, the platforms
-    and provisioner of molecule.yml (the inventory, settings and playbooks prepare runs
-    with; not the verifier or the sequence) and the prepare_inputs."""
-    conf = scenario_config(scenario)
+def prepared_hash(scenario, conf, platform, parent_hash):
+    """What made a platform's prepared layer: the parent layer (`parent_hash`), ansible-core,
+    the platforms and provisioner of molecule.yml `conf` (the inventory, settings and
+    playbooks prepare runs with; not the verifier or the sequence) and the prepare_inputs."""
     setup = json.dumps({key: conf.get(key) for key in ("platforms", "provisioner")}, sort_keys=True)
     h = hashlib.sha256()
-    for part in (PREPARED_VERSION, scenario, platform["name"], layer_hash(platform["layer"]),
-                 ansible_core_version(), setup):
+    for part in (PREPARED_VERSION, scenario, platform["name"], parent_hash, ansible_core_version(), setup):
         h.update(part.encode() + b"\0")
     for path in prepare_inputs(scenario):
         h.update(os.path.relpath(path, REPO).encode() + b"\0" + file_digest(path).encode() + b"\0")
@@ -742,7 +749,8 @@ def prepared_hash(scenario, platform):
 def prepared_plan(scenario):
     """{platform name: the paths of its prepared layer} when every platform of `scenario`
     has `cache_prepare: true`; {} when none has."""
-    platforms = scenario_config(scenario).get("platforms") or []
+    conf = scenario_config(scenario)
+    platforms = conf.get("platforms") or []
     cached = [pl for pl in platforms if pl.get("cache_prepare")]
     if not cached:
         return {}
@@ -750,9 +758,10 @@ def prepared_plan(scenario):
         raise LabError("scenario %s: cache_prepare needs every platform to have it and a layer" % scenario)
     plan = {}
     for pl in platforms:
-        digest = prepared_hash(scenario, pl)
+        parent_hash = layer_hash(pl["layer"])
+        digest = prepared_hash(scenario, conf, pl, parent_hash)
         lp = layer_paths(PREPARED_PREFIX + pl["name"], digest)
-        lp.update(hash=digest, parent="%s-%s" % (pl["layer"], layer_hash(pl["layer"])))
+        lp.update(hash=digest, parent="%s-%s" % (pl["layer"], parent_hash))
         plan[pl["name"]] = lp
     return plan
 
@@ -784,18 +793,7 @@ def save_prepared(name, spec):
     on_vm(name, "install -d -m 0755 %s && echo %s > %s && sync"
           % (os.path.dirname(PREPARED_MARK), spec["hash"], PREPARED_MARK))
     os.makedirs(os.path.dirname(spec["dir"]), exist_ok=True)
-    work = tempfile.mkdtemp(prefix="build-%s-" % spec["name"], dir=os.path.dirname(spec["dir"]))
-    try:
-        save_state(name, os.path.join(work, "state"))
-        shutil.move(inst["overlay"], os.path.join(work, "disk.qcow2"))
-        with open(os.path.join(work, "layer.json"), "w") as f:
-            json.dump({"name": spec["name"], "parent": spec["parent"], "hash": os.path.basename(spec["dir"]),
-                       "built": datetime.datetime.now(datetime.timezone.utc).isoformat(),
-                       "seconds": round(time.time() - started)}, f, indent=2)
-        shutil.rmtree(spec["dir"], ignore_errors=True)
-        os.rename(work, spec["dir"])
-    finally:
-        shutil.rmtree(work, ignore_errors=True)
+    store_layer(name, inst, spec, spec["parent"], started)
     root = os.path.dirname(spec["dir"])
     older = re.compile(re.escape(spec["name"]) + "-[0-9a-f]{16}")
     for entry in os.listdir(root):
