@@ -93,14 +93,21 @@ def _experiment(host, user, image):
     return host.file(d + "/by-root").uid, host.file(d + "/by-1000").uid
 
 
+@pytest.fixture(scope="module")
+def experiment(host, images):
+    """The experiment's host owners per user, run once (four containers under TCG) and
+    read by both tests below."""
+    return {user: _experiment(host, user, images) for user in USERS}
+
+
 @pytest.mark.parametrize("user", USERS)
-def test_seeds_experiment(host, images, user):
-    root_owner, u1000_owner = _experiment(host, user, images)
+def test_seeds_experiment(host, experiment, user):
+    root_owner, u1000_owner = experiment[user]
     assert root_owner == host.user(user).uid
     assert u1000_owner == subuid_start(host, user) + 999
 
 
-def test_two_users_map_to_disjoint_host_ids(host, images):
+def test_two_users_map_to_disjoint_host_ids(host, experiment):
     ranges = []
     for user in USERS:
         line = [ln for ln in host.file("/etc/subuid").content_string.splitlines() if ln.startswith(user + ":")][0]
@@ -108,5 +115,4 @@ def test_two_users_map_to_disjoint_host_ids(host, images):
         ranges.append((int(start), int(start) + int(count)))
     (a0, a1), (b0, b1) = ranges
     assert a1 <= b0 or b1 <= a0, ranges
-    owners = [_experiment(host, user, images) for user in USERS]
-    assert owners[0][1] != owners[1][1]
+    assert experiment[USERS[0]][1] != experiment[USERS[1]][1]
