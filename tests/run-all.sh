@@ -6,7 +6,6 @@
 #   NSGUARD_PLATFORMS="noble"          only the scenarios with a platform on these systems
 #   NSGUARD_ONLY_LAB=1                 only the VM scenarios (no units, linters, sanity, galaxy)
 #   NSGUARD_SKIP_VMS=1                 everything but the VM scenarios
-#   NSGUARD_LAB_LANES=1                scenarios one after another (default 2 side by side)
 # When the VM scenarios run, the other stages run beside them at a low priority (nice 10)
 # with their output kept until the scenarios are done: the emulated guest mostly keeps one
 # core busy, so they mostly use the idle one (measured in docs/lab.md).

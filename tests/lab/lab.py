@@ -12,9 +12,8 @@ so scenarios run against throwaway VMs booted from one cached base image:
                    bounded timeout and one retry; print the instance as JSON.
   down NAME|--all  stop VMs and delete their overlays.
   console NAME     print a VM's serial console.
-  test SCENARIO..  run molecule scenarios stage by stage, in two lanes side by side (each
-                   scenario on its own VMs, longest first; --lanes), recording wall times
-                   to JSON and printing serial consoles when anything fails.
+  test SCENARIO..  run molecule scenarios stage by stage, one after another, recording wall
+                   times to JSON and printing serial consoles when anything fails.
   paths            print the cache paths (image, kernel, initrd, key, pool) as JSON.
 
 Processes and overlays are always cleaned up, also on failure, SIGTERM or Ctrl-C.
@@ -35,7 +34,6 @@ import socket
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -409,14 +407,12 @@ def console_tail(name, lines):
         return None
 
 
-def print_console(name, lines=80, out=None):
+def print_console(name, lines=80):
     tail = console_tail(name, lines)
     if tail is None:
         return
-    out = out or sys.stderr
-    out.write("----- serial console of %s (last %d lines) -----\n" % (name, lines))
-    out.write("\n".join(tail) + "\n----- end of console -----\n")
-    out.flush()
+    sys.stderr.write("----- serial console of %s (last %d lines) -----\n" % (name, lines))
+    sys.stderr.write("\n".join(tail) + "\n----- end of console -----\n")
 
 
 def up(name, layer=None, timeout=BOOT_TIMEOUT, attempts=2, spec=None, port=None):
@@ -892,33 +888,20 @@ class GuestCrashed(StageEnded):
     """A VM's kernel died (emulation fault, not a test's finding): worth one retry."""
 
 
-# The stage processes running now, in every lane: an interrupted lab kills them all.
-_RUNNING = set()
-_RUNNING_LOCK = threading.Lock()
-
-
-def kill_running_stages():
-    with _RUNNING_LOCK:
-        for proc in list(_RUNNING):
-            proc.kill()
-
-
-def run_teed(argv, env, crashed=None, interval=WATCH_INTERVAL, timeout=None, out=None):
-    """Run argv, streaming its output to ``out`` (default stdout) and keeping it for the
-    failure digest.
+def run_teed(argv, env, crashed=None, interval=WATCH_INTERVAL, timeout=None):
+    """Run argv, streaming its output as usual and keeping it for the failure digest.
 
     ``crashed``: a callable polled every ``interval`` seconds; when it returns a text, the
     run is killed and :class:`GuestCrashed` raised with that text. ``timeout``: seconds
     after which the run is killed and :class:`StageTimeout` raised."""
-    out = out or sys.stdout
     output = []
     proc = subprocess.Popen(argv, cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                             text=True, errors="replace", bufsize=1)
-    with _RUNNING_LOCK:
-        _RUNNING.add(proc)
     found, expired = [], []
     deadline = time.time() + timeout if timeout else None
     if crashed is not None or deadline:
+        import threading
+
         def watch():
             while proc.poll() is None:
                 why = crashed() if crashed else None
@@ -934,7 +917,7 @@ def run_teed(argv, env, crashed=None, interval=WATCH_INTERVAL, timeout=None, out
         threading.Thread(target=watch, daemon=True).start()
     try:
         for line in proc.stdout:
-            out.write(line)
+            sys.stdout.write(line)
             output.append(line.rstrip("\n"))
         proc.wait()
     except BaseException:
@@ -942,10 +925,8 @@ def run_teed(argv, env, crashed=None, interval=WATCH_INTERVAL, timeout=None, out
         proc.wait()
         raise
     finally:
-        with _RUNNING_LOCK:
-            _RUNNING.discard(proc)
         proc.stdout.close()
-        out.flush()
+        sys.stdout.flush()
     if found:
         raise GuestCrashed("a VM's kernel died: %s" % found[0], output)
     if expired:
@@ -1083,14 +1064,9 @@ ANSIBLE_FOR_SLOW_VMS = {
 STAGE_TIMEOUT = 2400
 
 
-_DIGEST_LOCK = threading.Lock()
-
-
-def run_scenario(scenario, molecule, out_dir, may_retry, out=None):
+def run_scenario(scenario, molecule, out_dir, may_retry):
     """Run one scenario's stages on fresh VMs: "passed", "failed" (in the digest), or
-    "retry" when a VM's kernel died and ``may_retry`` allows one more attempt. The stages'
-    output and the consoles go to ``out`` (default stdout)."""
-    out = out or sys.stdout
+    "retry" when a VM's kernel died and ``may_retry`` allows one more attempt."""
     seq, platforms = scenario_sequence(scenario)
     record = {"scenario": scenario, "started": datetime.datetime.now(datetime.timezone.utc).isoformat(),
               "image": recipe_hash(), "stages": {}, "result": "passed"}
@@ -1125,7 +1101,7 @@ def run_scenario(scenario, molecule, out_dir, may_retry, out=None):
                 mark_before_check(platforms)
             rc, output = run_teed([molecule, stage.replace("_", "-"), "-s", scenario],
                                   env=dict(env, NSGUARD_STAGE=stage), crashed=crashed,
-                                  timeout=STAGE_TIMEOUT, out=out)
+                                  timeout=STAGE_TIMEOUT)
             record["stages"][stage] = round(time.time() - t0, 1)
             if rc != 0:
                 raise LabError("molecule %s failed for scenario %s" % (stage, scenario))
@@ -1143,38 +1119,36 @@ def run_scenario(scenario, molecule, out_dir, may_retry, out=None):
                 untruthful = written_by_check(platforms)
                 if untruthful:
                     output = ["ERROR    " + line for line in untruthful]
-                    out.write("".join(line + "\n" for line in output))
-                    out.flush()
+                    for line in output:
+                        print(line, flush=True)
                     raise LabError("check mode changed %d path(s) in scenario %s" % (len(untruthful), scenario))
     except GuestCrashed as e:
         record["stages"][stage] = round(time.time() - t0, 1)
         for name in platforms:
-            print_console(name, lines=60, out=out)
+            print_console(name, lines=60)
         if may_retry:
             outcome = "retry"
             record["result"] = "retried: %s in stage %s" % (e, stage)
         else:
             outcome = "failed"
             record["result"] = "failed: %s in stage %s" % (e, stage)
-            with _DIGEST_LOCK, open(digest_path(), "a") as f:
+            with open(digest_path(), "a") as f:
                 f.write(scenario_digest(scenario, stage, e.output, platforms))
     except (LabError, KeyboardInterrupt) as e:
         outcome = "failed"
         record["result"] = "failed: %s" % e
         for name in platforms:
-            print_console(name, lines=120, out=out)
+            print_console(name, lines=120)
         if isinstance(e, StageTimeout):
             output = e.output + ["ERROR    " + str(e)]
             record["stages"][stage] = round(time.time() - t0, 1)
-        with _DIGEST_LOCK, open(digest_path(), "a") as f:
+        with open(digest_path(), "a") as f:
             f.write(scenario_digest(scenario, stage, output, platforms))
         if isinstance(e, KeyboardInterrupt):
             raise
     finally:
         t0 = time.time()
-        out.flush()
-        subprocess.run([molecule, "destroy", "-s", scenario], cwd=REPO, check=False,
-                       stdout=out, stderr=subprocess.STDOUT)
+        subprocess.run([molecule, "destroy", "-s", scenario], cwd=REPO, check=False)
         for name in platforms:
             down(name)
         record["stages"]["destroy"] = round(time.time() - t0, 1)
@@ -1201,90 +1175,21 @@ def select_scenarios(scenarios, systems):
             if any(platform_os(pl) in systems for pl in scenario_sequence(sc)[1])]
 
 
-def expected_seconds(scenarios):
-    """Each scenario's total in its last passed run on this machine (timings.jsonl), or
-    None when it has none."""
-    last = dict.fromkeys(scenarios)
-    with contextlib.suppress(OSError):
-        with open(image_paths()["timings"]) as f:
-            for line in f:
-                with contextlib.suppress(ValueError):
-                    record = json.loads(line)
-                    if record.get("scenario") in last and record.get("result") == "passed":
-                        last[record["scenario"]] = record.get("total")
-    return last
-
-
-def longest_first(scenarios):
-    """The order lanes take scenarios in: the longest known first, unknown ones before them
-    (so that no long unknown one starts last), ties in the given order. Scheduling the
-    longest first keeps the lanes' ends close together."""
-    known = expected_seconds(scenarios)
-    return sorted(scenarios, key=lambda sc: (known[sc] is not None, -(known[sc] or 0)))
-
-
-def run_with_retry(scenario, molecule, out_dir, out=None):
-    """A scenario, once more on a fresh VM when a guest kernel died: passed or not."""
-    outcome = run_scenario(scenario, molecule, out_dir, may_retry=True, out=out)
-    if outcome == "retry":
-        log("scenario %s: a VM's kernel died; once more on a fresh VM" % scenario)
-        outcome = run_scenario(scenario, molecule, out_dir, may_retry=False, out=out)
-    return outcome == "passed"
-
-
-def test_scenarios(scenarios, lanes=1):
-    """Run the scenarios, in `lanes` lanes side by side (each lane one scenario at a time,
-    taking the next of the queue, longest first); the names of those that failed.
-
-    With more than one lane each scenario's output goes to tests/output/lab/<scenario>.log
-    and is printed whole when the scenario ends, so that two lanes' lines do not mix."""
+def test_scenarios(scenarios):
     molecule = os.path.join(os.path.dirname(sys.executable), "molecule")
+    failed = []
     out_dir = os.path.join(REPO, "tests", "output", "timings")
     os.makedirs(out_dir, exist_ok=True)
     with contextlib.suppress(FileNotFoundError):
         os.remove(digest_path())
-    if lanes <= 1 or len(scenarios) <= 1:
-        return [sc for sc in scenarios if not run_with_retry(sc, molecule, out_dir)]
-
-    logs = os.path.join(REPO, "tests", "output", "lab")
-    os.makedirs(logs, exist_ok=True)
-    queue = longest_first(scenarios)
-    log("%d lanes, scenarios in this order: %s" % (lanes, " ".join(queue)))
-    lock, failed, stop = threading.Lock(), [], threading.Event()
-
-    def lane():
-        while not stop.is_set():
-            with lock:
-                if not queue:
-                    return
-                scenario = queue.pop(0)
-            path = os.path.join(logs, scenario + ".log")
-            passed = False
-            try:
-                with open(path, "w") as out:
-                    passed = run_with_retry(scenario, molecule, out_dir, out=out)
-            except Exception as e:  # a lane's own error fails its scenario, not the others
-                log("scenario %s: %s" % (scenario, e))
-            with lock:
-                if not passed:
-                    failed.append(scenario)
-                with open(path, errors="replace") as f:
-                    sys.stdout.write("\n===== scenario %s (%s) =====\n" % (scenario, "passed" if passed else "FAILED"))
-                    shutil.copyfileobj(f, sys.stdout)
-                    sys.stdout.flush()
-
-    threads = [threading.Thread(target=lane, name="lane-%d" % i, daemon=True) for i in range(lanes)]
-    for t in threads:
-        t.start()
-    try:
-        while any(t.is_alive() for t in threads):
-            for t in threads:
-                t.join(timeout=1)
-    except KeyboardInterrupt:
-        stop.set()
-        kill_running_stages()
-        raise
-    return [sc for sc in scenarios if sc in failed]
+    for scenario in scenarios:
+        outcome = run_scenario(scenario, molecule, out_dir, may_retry=True)
+        if outcome == "retry":
+            log("scenario %s: a VM's kernel died; once more on a fresh VM" % scenario)
+            outcome = run_scenario(scenario, molecule, out_dir, may_retry=False)
+        if outcome != "passed":
+            failed.append(scenario)
+    return failed
 
 
 # --------------------------------------------------------------------------- CLI
@@ -1314,9 +1219,6 @@ def main(argv=None):
     t.add_argument("--platform", action="append", default=None, metavar="SYSTEM",
                    help="only the scenarios with a platform on this system (e.g. noble; repeatable;"
                         " default: $NSGUARD_PLATFORMS, space-separated, or all)")
-    t.add_argument("--lanes", type=int, default=int(os.environ.get("NSGUARD_LAB_LANES", "2")),
-                   help="scenarios run side by side, each on its own VMs (default: $NSGUARD_LAB_LANES"
-                        " or 2: one guest mostly keeps one core busy, and this machine kind has two)")
     sub.add_parser("paths", help="print cache paths as JSON")
     args = ap.parse_args(argv)
 
@@ -1346,7 +1248,7 @@ def main(argv=None):
             if not chosen:
                 log("no scenario among %s has a platform on %s" % (" ".join(args.scenarios), " ".join(systems)))
                 return 1
-            failed = test_scenarios(chosen, lanes=args.lanes)
+            failed = test_scenarios(chosen)
             if failed:
                 log("FAILED scenarios: %s" % " ".join(failed))
                 return 1

@@ -1,11 +1,8 @@
 """Units for the lab program's pure parts (no VM, no root)."""
 import importlib.util
-import json
 import os
-import signal
 import subprocess
 import sys
-import threading
 import time
 
 import pytest
@@ -168,96 +165,12 @@ def test_a_scenario_is_retried_once_after_a_guest_crash(monkeypatch, tmp_path):
     outcomes = iter(["retry", "passed", "retry", "retry", "failed"])
     seen = []
 
-    def run_scenario(scenario, molecule, out_dir, may_retry, out=None):
+    def run_scenario(scenario, molecule, out_dir, may_retry):
         seen.append((scenario, may_retry))
         return next(outcomes)
     monkeypatch.setattr(lab, "run_scenario", run_scenario)
-    assert lab.test_scenarios(["a", "b", "c"], lanes=1) == ["b", "c"]
+    assert lab.test_scenarios(["a", "b", "c"]) == ["b", "c"]
     assert seen == [("a", True), ("a", False), ("b", True), ("b", False), ("c", True)]
-
-
-def _timings(monkeypatch, tmp_path, records):
-    path = tmp_path / "timings.jsonl"
-    path.write_text("".join(json.dumps(r) + "\n" for r in records) + "not json\n")
-    monkeypatch.setattr(lab, "image_paths", lambda: {"timings": str(path)})
-
-
-def test_lanes_take_the_longest_known_scenario_first_and_unknown_ones_before_it(monkeypatch, tmp_path):
-    _timings(monkeypatch, tmp_path, [
-        {"scenario": "short", "result": "passed", "total": 900.0},
-        {"scenario": "long", "result": "passed", "total": 800.0},
-        {"scenario": "long", "result": "passed", "total": 950.0},   # the last passed run counts
-        {"scenario": "short", "result": "passed", "total": 120.0},
-        {"scenario": "short", "result": "failed: x", "total": 5.0},  # a failed run does not
-        {"scenario": "mid", "result": "passed", "total": 300.0},
-    ])
-    assert lab.longest_first(["short", "mid", "new", "long"]) == ["new", "long", "mid", "short"]
-    monkeypatch.setattr(lab, "image_paths", lambda: {"timings": str(tmp_path / "absent.jsonl")})
-    assert lab.longest_first(["b", "a"]) == ["b", "a"]
-
-
-def test_lanes_run_scenarios_side_by_side_each_once_and_print_each_whole(monkeypatch, tmp_path, capfd):
-    monkeypatch.setattr(lab, "digest_path", lambda: str(tmp_path / "lab-failures.txt"))
-    monkeypatch.setattr(lab, "REPO", str(tmp_path))
-    _timings(monkeypatch, tmp_path, [{"scenario": sc, "result": "passed", "total": t}
-                                     for sc, t in (("a", 900), ("b", 800), ("c", 300), ("d", 200), ("e", 100))])
-    # a and b, the two longest, start together: each waits for the other, so the run
-    # passes only if two lanes really run at once.
-    both_started = threading.Barrier(2, timeout=20)
-    seen, lock = [], threading.Lock()
-
-    def run_scenario(scenario, molecule, out_dir, may_retry, out=None):
-        with lock:
-            seen.append((scenario, threading.current_thread().name))
-        if scenario in ("a", "b"):
-            both_started.wait()
-        out.write("line 1 of %s\n" % scenario)
-        time.sleep(0.05)
-        out.write("line 2 of %s\n" % scenario)
-        if scenario == "d":
-            raise lab.LabError("d's lane broke")
-        return {"c": "failed"}.get(scenario, "passed")
-    monkeypatch.setattr(lab, "run_scenario", run_scenario)
-    assert lab.test_scenarios(["e", "d", "c", "b", "a"], lanes=2) == ["d", "c"]
-    assert sorted(sc for sc, _lane in seen) == ["a", "b", "c", "d", "e"]
-    assert len({lane for _sc, lane in seen}) == 2
-    printed = capfd.readouterr().out
-    for sc in "abcde":
-        block = "===== scenario %s (%s) =====\nline 1 of %s\nline 2 of %s\n" % (
-            sc, "FAILED" if sc in "cd" else "passed", sc, sc)
-        assert block in printed, printed
-        assert (tmp_path / "tests" / "output" / "lab" / (sc + ".log")).read_text() == \
-            "line 1 of %s\nline 2 of %s\n" % (sc, sc)
-
-
-def test_an_interrupted_lab_kills_the_stages_of_every_lane(monkeypatch, tmp_path):
-    monkeypatch.setattr(lab, "digest_path", lambda: str(tmp_path / "lab-failures.txt"))
-    monkeypatch.setattr(lab, "REPO", str(tmp_path))
-    _timings(monkeypatch, tmp_path, [])
-    procs = []
-
-    def run_scenario(scenario, molecule, out_dir, may_retry, out=None):
-        rc, _output = lab.run_teed([sys.executable, "-c", "import time; time.sleep(60)"],
-                                   env=dict(os.environ), out=out)
-        procs.append(rc)
-        return "failed"
-    monkeypatch.setattr(lab, "run_scenario", run_scenario)
-    # The main thread is interrupted (SIGTERM becomes KeyboardInterrupt in lab.main) once
-    # both lanes are in a stage.
-    def interrupt():
-        deadline = time.time() + 20
-        while len(lab._RUNNING) < 2 and time.time() < deadline:
-            time.sleep(0.05)
-        signal.raise_signal(signal.SIGINT)
-    started = time.time()
-    threading.Thread(target=interrupt, daemon=True).start()
-    with pytest.raises(KeyboardInterrupt):
-        lab.test_scenarios(["a", "b", "c"], lanes=2)
-    deadline = time.time() + 20
-    while len(procs) < 2 and time.time() < deadline:
-        time.sleep(0.1)
-    assert time.time() - started < 40
-    assert len(procs) == 2 and all(rc != 0 for rc in procs), procs
 
 
 def test_check_writes_command_lists_only_what_changed_after_the_mark(tmp_path):
