@@ -14,7 +14,8 @@ knobs     user.max_user_namespaces, kernel.unprivileged_userns_clone and
           kernel.apparmor_restrict_unprivileged_userns, where the kernel has them
 packages  for each --package: installed or not (dpkg-query)
 units     for each --unit: LoadState, ActiveState, UnitFileState (systemctl show)
-files     for each --file: exists and its text (small configuration files the role writes)
+files     for each --file: exists, regular (not a link), mode, uid, gid and its text
+          (small configuration files the role writes)
 docker_group  members of the group named by --docker-group (/etc/group), [] if none
 users     for each --user: exists, uid, gid, home; linger (the linger flag file);
           manager (user@<uid>.service active); unit_file (the setup tool's user unit) and
@@ -55,6 +56,19 @@ def read_text(path):
             return handle.read()
     except OSError:
         return None
+
+
+def file_facts(path):
+    """What the role compares before it skips writing one of its own files: whether the
+    path is a regular file (not a link, which the write would replace), its mode, owner,
+    group and text."""
+    try:
+        st = os.lstat(path)
+    except OSError:
+        return {'exists': False, 'content': None}
+    regular = stat.S_ISREG(st.st_mode)
+    return {'exists': True, 'regular': regular, 'mode': '%04o' % stat.S_IMODE(st.st_mode),
+            'uid': st.st_uid, 'gid': st.st_gid, 'content': read_text(path) if regular else None}
 
 
 def read_user_text(path, limit=1 << 20):
@@ -249,8 +263,7 @@ def main(argv=None):
         'knobs': knobs(),
         'packages': dpkg_installed(args.package),
         'units': dict((u, units[u]) for u in args.unit),
-        'files': dict((p, {'exists': text is not None, 'content': text})
-                      for p, text in ((p, read_text(p)) for p in args.file)),
+        'files': dict((p, file_facts(p)) for p in args.file),
         'docker_group': group_members(args.docker_group),
         'users': dict((name, user_facts(name, managers=managers)) for name in args.user),
         'userns': (userns_check(args.rootlesskit, args.userns_as)

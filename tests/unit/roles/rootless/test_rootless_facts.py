@@ -160,6 +160,23 @@ def test_files_in_a_users_home_are_read_without_following_links(alice):
     assert rf.read_user_text(str(secret)) is not None  # a regular file is read
 
 
+def test_file_facts_give_all_the_role_compares_before_it_skips_a_write(tmp_path):
+    conf = tmp_path / '99-nsguard-rootless.conf'
+    conf.write_text('kernel.unprivileged_userns_clone = 1\n')
+    conf.chmod(0o600)
+    facts = rf.file_facts(str(conf))
+    st = os.stat(str(conf))
+    assert facts == {'exists': True, 'regular': True, 'mode': '0600', 'uid': st.st_uid, 'gid': st.st_gid,
+                     'content': 'kernel.unprivileged_userns_clone = 1\n'}
+    # A link to a file with the right text is not the file the role writes: not regular,
+    # its target not read.
+    link = tmp_path / 'link.conf'
+    link.symlink_to(conf)
+    assert rf.file_facts(str(link))['regular'] is False
+    assert rf.file_facts(str(link))['content'] is None
+    assert rf.file_facts(str(tmp_path / 'absent')) == {'exists': False, 'content': None}
+
+
 def test_group_members(tmp_path):
     group = tmp_path / 'group'
     group.write_text('root:x:0:\ndocker:x:999:mallory,alice\nbroken line\nusers:x:100:\n')
