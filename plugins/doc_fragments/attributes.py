@@ -17,6 +17,12 @@ attributes:
     description: Can run in C(check_mode) and return changed status prediction without modifying target.
   diff_mode:
     description: Will return details on what has changed (or possibly needs changing in C(check_mode)), when in diff mode.
+  idempotent:
+    description:
+      - When run twice in a row outside check mode, with the same arguments, the second
+        invocation indicates no change.
+      - This assumes that the system controlled or queried by the module has not changed
+        in a relevant way in between.
 '''
 
     # Should be used together with the standard fragment
@@ -31,4 +37,19 @@ attributes:
     support: N/A
     details:
       - This action does not modify state.
+  idempotent:
+    support: full
+    details:
+      - This action does not modify state.
+'''
+
+    # The audit modules' action group (meta/runtime.yml): module_defaults for both at once
+    ACTIONGROUP_AUDIT = r'''
+options: {}
+attributes:
+  action_group:
+    description: Use C(group/nsguard.docker.audit) in C(module_defaults) to set defaults for this module.
+    support: full
+    membership:
+      - nsguard.docker.audit
 '''

@@ -47,6 +47,11 @@ attributes:
     support: none
     details:
       - The paths of the files that change are returned in RV(changed_files).
+  idempotent:
+    support: full
+    details:
+      - Over unchanged results the report keeps its previous C(generated_at) and writes
+        nothing.
   action:
     support: full
     details:

@@ -55,6 +55,8 @@ attributes:
     support: full
     details:
       - The diff is the JSON text before and after.
+  idempotent:
+    support: full
 options:
   path:
     description:

@@ -35,6 +35,11 @@ attributes:
       - Reports the restart as a change and runs nothing.
   diff_mode:
     support: none
+  idempotent:
+    support: none
+    details:
+      - Every run restarts the service. The roles run it from a handler, only after the
+        configuration changed.
 options:
   name:
     description:

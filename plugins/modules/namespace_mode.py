@@ -52,6 +52,7 @@ author:
 extends_documentation_fragment:
   - nsguard.docker.attributes
   - nsguard.docker.attributes.info_module
+  - nsguard.docker.attributes.actiongroup_audit
   - nsguard.docker.audit
 options:
   query_api:

@@ -39,6 +39,11 @@ attributes:
       - Reports whether the tool would run, and runs nothing.
   diff_mode:
     support: none
+  idempotent:
+    support: full
+    details:
+      - Nothing is run when the user's unit is installed and enabled and its daemon answers
+        as rootless.
 options:
   setuptool:
     description:

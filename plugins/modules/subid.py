@@ -48,6 +48,8 @@ attributes:
     support: full
   diff_mode:
     support: full
+  idempotent:
+    support: full
 options:
   name:
     description:
