@@ -56,6 +56,11 @@ units() {
   pytest -q -p no:cacheprovider tests/unit tests/lab/test_lab.py
 }
 
+# The oldest ansible-core meta/runtime.yml claims (tests/requirements-oldest.txt).
+units_oldest() {
+  "$ROOT/.venv-oldest/bin/python" -m pytest -q -p no:cacheprovider tests/unit
+}
+
 # ansible-lint installs a copy of the collection under $HOME/.ansible, which molecule
 # would then prefer to this checkout: give it a throwaway HOME.
 lint() {
@@ -65,11 +70,17 @@ lint() {
 
 # ansible-test wants the collection at ansible_collections/<ns>/<name>: sanity runs on a
 # copy of the tracked files (what would be committed), with its own pinned test venvs.
+# sanity [VENV]: with the ansible-test of VENV (default .venv).
 sanity() {
-  local tree="$WORK/sanity/ansible_collections/nsguard/docker"
+  local venv="${1:-.venv}"
+  local tree="$WORK/sanity-${venv#.}/ansible_collections/nsguard/docker"
   mkdir -p "$tree"
   git ls-files -z --cached --others --exclude-standard | rsync -a --files-from=- --from0 ./ "$tree/"
-  (cd "$tree" && ansible-test sanity --venv --python 3.11 --color no)
+  (cd "$tree" && "$ROOT/$venv/bin/ansible-test" sanity --venv --python 3.11 --color no)
+}
+
+sanity_oldest() {
+  sanity .venv-oldest
 }
 
 # The built artefact, installed as a user would, calls the module by its FQCN.
@@ -101,6 +112,8 @@ STATIC_STAGES=(
   "unit tests|units"
   "yamllint, changelog lint, ansible-lint (production)|lint"
   "ansible-test sanity|sanity"
+  "unit tests on the oldest ansible-core|units_oldest"
+  "ansible-test sanity on the oldest ansible-core|sanity_oldest"
   "galaxy build and install|galaxy_install"
   "molecule syntax (vagrant scenario)|vagrant_syntax"
 )

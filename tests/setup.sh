@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Sets up a fresh Debian 12 (or Ubuntu) machine for developing and testing nsguard.docker:
-# the apt packages the VM lab needs and a Python venv (.venv) with the pinned tools.
+# the apt packages the VM lab needs, a Python venv (.venv) with the pinned tools, and
+# .venv-oldest with the oldest ansible-core the collection claims (units and sanity).
 # Idempotent: re-running it only fills in what is missing.
 set -euo pipefail
 cd "$(dirname "$0")/.." || exit 1
@@ -25,18 +26,24 @@ if [ "${#missing[@]}" -gt 0 ]; then
 fi
 
 PY="${PYTHON:-python3}"
-if [ ! -x .venv/bin/python ] || ! cmp -s tests/requirements.txt .venv/.requirements; then
-  "$PY" -m venv .venv
-  .venv/bin/pip install -q --upgrade pip
-  .venv/bin/pip install -q -r tests/requirements.txt
-  cp tests/requirements.txt .venv/.requirements
-fi
+# .venv: the pinned tools with the newest ansible-core; .venv-oldest: the oldest
+# ansible-core meta/runtime.yml claims, for the units and sanity.
+for venv in .venv:tests/requirements.txt .venv-oldest:tests/requirements-oldest.txt; do
+  dir="${venv%%:*}" requirements="${venv#*:}"
+  if [ ! -x "$dir/bin/python" ] || ! cmp -s "$requirements" "$dir/.requirements"; then
+    "$PY" -m venv "$dir"
+    "$dir/bin/pip" install -q --upgrade pip
+    "$dir/bin/pip" install -q -r "$requirements"
+    cp "$requirements" "$dir/.requirements"
+  fi
 
-# ansible-test's --venv bootstrap fetches get-pip.py from a host CI cannot reach: place
-# our stand-in (tests/sanity/get_pip.py) in its cache under the name it looks for.
-pip_version="$(.venv/bin/python -c 'import types; from ansible_test._internal.python_requirements import get_venv_packages as g; print(g(types.SimpleNamespace(version="3.11"))["pip"])')"
-mkdir -p "$HOME/.ansible/test/cache"
-cp tests/sanity/get_pip.py "$HOME/.ansible/test/cache/get_pip_${pip_version//./_}.py"
+  # ansible-test's --venv bootstrap fetches get-pip.py from a host CI cannot reach: place
+  # our stand-in (tests/sanity/get_pip.py) in its cache under the name each ansible-test
+  # looks for.
+  pip_version="$("$dir/bin/python" -c 'import types; from ansible_test._internal.python_requirements import get_venv_packages as g; print(g(types.SimpleNamespace(version="3.11"))["pip"])')"
+  mkdir -p "$HOME/.ansible/test/cache"
+  cp tests/sanity/get_pip.py "$HOME/.ansible/test/cache/get_pip_${pip_version//./_}.py"
+done
 
 # Molecule and ansible-playbook find this checkout as the collection nsguard.docker here.
 mkdir -p .cache/collections/ansible_collections/nsguard

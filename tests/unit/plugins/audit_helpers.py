@@ -24,7 +24,7 @@ import sys
 import pytest
 import yaml
 
-from ansible.module_utils.testing import patch_module_args
+from module_args import patch_module_args
 
 FAKEHOST_MODULE = 'nsguard_audit_fakehost'
 FAKEHOST_PATH = os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', 'fixtures', 'audit', 'fakehost.py')

@@ -24,7 +24,11 @@ import jsonschema
 import pytest
 import yaml
 
-from ansible.module_utils import _internal as module_context
+try:
+    from ansible.module_utils import _internal as module_context
+except ImportError:  # ansible-core < 2.19 does not mark the controller process
+    import types
+    module_context = types.SimpleNamespace(is_controller=False)
 
 _WAS_CONTROLLER = module_context.is_controller
 
@@ -33,7 +37,13 @@ from ansible.errors import AnsibleActionFail
 from ansible.inventory.manager import InventoryManager
 from ansible.parsing.dataloader import DataLoader
 from ansible.playbook.play_context import PlayContext
-from ansible.template import Templar, trust_as_template
+from ansible.template import Templar
+
+try:
+    from ansible.template import trust_as_template
+except ImportError:  # ansible-core < 2.19: every string is a template
+    def trust_as_template(value):
+        return value
 from ansible.vars.hostvars import HostVars
 from ansible.vars.manager import VariableManager
 

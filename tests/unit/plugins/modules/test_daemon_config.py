@@ -21,20 +21,7 @@ import pytest
 from ansible_collections.nsguard.docker.plugins.modules import daemon_config
 from ansible_collections.nsguard.docker.tests.unit.conftest import FIXTURES
 
-try:
-    from ansible.module_utils.testing import patch_module_args
-except ImportError:  # pragma: no cover - ansible-core < 2.19
-    import contextlib
-    from unittest import mock
-
-    from ansible.module_utils import basic
-    from ansible.module_utils.common.text.converters import to_bytes
-
-    @contextlib.contextmanager
-    def patch_module_args(args=None):
-        data = to_bytes(json.dumps({'ANSIBLE_MODULE_ARGS': args or {}}))
-        with mock.patch.object(basic, '_ANSIBLE_ARGS', data):
-            yield
+from module_args import patch_module_args
 
 FIX = os.path.join(FIXTURES, 'daemon_json')
 
