@@ -281,8 +281,11 @@ def qemu_pid(name):
 
 # Every VM gets the same memory and CPUs: a saved state restores only into the machine it
 # was taken from. 3 GiB fits two rootless daemons; 24 GiB hosts run one VM at a time.
+# One vCPU: beside a busy process the guest gets about one core, and two vCPU threads
+# sharing it made every fork and exec in the guest up to twice as slow (a vCPU waits for
+# the other one, descheduled); quiet, one vCPU costs only a slower boot (docs/lab.md).
 VM_MEMORY = 3072
-VM_CPUS = 2
+VM_CPUS = 1
 BOOT_TIMEOUT = 300  # seconds per attempt: a cold boot took 118-154 s beside a busy process
 
 
