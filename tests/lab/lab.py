@@ -315,6 +315,37 @@ def qemu_command(name, p, overlay, port, console, pidfile, qmp_sock, incoming=No
     return cmd
 
 
+# The guest is a run's critical path: every stage waits on it. A daemonized QEMU is a
+# session of its own, and the kernel shares CPU time between sessions (autogroups) before
+# processes; beside a busy process and this run's own static stages, QEMU got a third of
+# the two cores. As root the lab raises QEMU's priority, its session's and its threads'
+# (threads it starts later inherit it); without the privilege it stays as it is.
+VM_NICE = -10
+
+
+def prioritize(pid):
+    """Raise the CPU priority of QEMU process `pid`; returns what could be raised."""
+    raised = []
+    try:
+        with open("/proc/%d/autogroup" % pid, "w") as f:
+            f.write(str(VM_NICE))
+        raised.append("session")
+    except OSError:
+        pass  # not root, or a kernel without autogroups
+    try:
+        tids = [int(t) for t in os.listdir("/proc/%d/task" % pid)]
+    except OSError:
+        tids = []
+    try:
+        for tid in tids:
+            os.setpriority(os.PRIO_PROCESS, tid, VM_NICE)
+        if tids:
+            raised.append("threads")
+    except OSError:
+        pass
+    return raised
+
+
 def boot(name, p, layer=None, port=None):
     """Start VM `name`: a cold boot of the base image or, given a layer, a restore of the
     layer's saved running state (seconds, not a boot) on an overlay of the layer's disk.
@@ -329,6 +360,10 @@ def boot(name, p, layer=None, port=None):
     console = os.path.join(d, "console.log")
     run(qemu_command(name, p, overlay, port, console, os.path.join(d, "qemu.pid"),
                      os.path.join(d, "qmp.sock"), incoming=layer["state"] if layer else None))
+    pid = qemu_pid(name)
+    if pid:
+        log("%s: QEMU pid %d, priority %d raised for: %s" % (
+            name, pid, VM_NICE, ", ".join(prioritize(pid)) or "nothing (not permitted)"))
     inst = {"instance": name, "address": "127.0.0.1", "port": port, "user": "vagrant",
             "identity_file": p["key"], "console": console, "overlay": overlay,
             "layer": layer["name"] if layer else None}

@@ -488,3 +488,28 @@ def test_the_ready_layer_fetches_every_archive_package_the_roles_default_to():
     wanted.add("uidmap")  # the subids role's subids_install_uidmap
     assert wanted <= set(lab.LAB_ARCHIVE_PACKAGES), sorted(wanted - set(lab.LAB_ARCHIVE_PACKAGES))
     assert "apt-get -qy install --download-only %s" % " ".join(lab.LAB_ARCHIVE_PACKAGES) in lab.LAYER_SCRIPTS["ready"]
+
+
+def test_prioritize_raises_a_vm_sessions_priority_where_permitted():
+    # A session of its own, as a daemonized QEMU is: its CPU group is not this test's.
+    vm = subprocess.Popen([sys.executable, "-c", "import threading, time; "
+                           "threading.Thread(target=time.sleep, args=(30,)).start(); time.sleep(30)"],
+                          start_new_session=True)
+    try:
+        deadline = time.time() + 10
+        while len(os.listdir("/proc/%d/task" % vm.pid)) < 2 and time.time() < deadline:
+            time.sleep(0.05)
+        raised = lab.prioritize(vm.pid)
+        tids = [int(t) for t in os.listdir("/proc/%d/task" % vm.pid)]
+        if os.geteuid() != 0:
+            assert raised == [] or raised == ["session"], raised
+            return
+        assert "threads" in raised, raised
+        assert [os.getpriority(os.PRIO_PROCESS, t) for t in tids] == [lab.VM_NICE] * len(tids)
+        if os.path.exists("/proc/%d/autogroup" % vm.pid):
+            assert "session" in raised
+            with open("/proc/%d/autogroup" % vm.pid) as f:
+                assert f.read().split()[-1] == str(lab.VM_NICE)
+    finally:
+        vm.kill()
+        vm.wait()
