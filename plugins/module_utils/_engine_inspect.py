@@ -1,0 +1,138 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) nsguard.docker contributors
+# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+"""What the engine role needs to know about a host, read in one go and read-only.
+
+Standard library only, no Ansible imports. :func:`inspect` returns the facts the
+decisions of :mod:`._engine_plan` are made from: the installed repository key and its
+fingerprints, dpkg's state of the packages, ``docker.socket``/``docker.service`` as
+systemd sees them, the role's own files (version pin, deb822 source, rootful socket),
+dpkg's architecture and the leftovers of older ways to add Docker's repository.
+
+Files are read through a :class:`~._hostfs.HostFS` (host paths, roots the units move);
+commands through ``run(argv) -> (rc, stdout, stderr)`` and ``which(name) -> path``, as
+``AnsibleModule.run_command`` and ``get_bin_path`` provide them.
+"""
+
+from __future__ import absolute_import, division, print_function
+__metaclass__ = type
+
+import hashlib
+import stat
+
+from ansible_collections.nsguard.docker.plugins.module_utils import _apt_sources, _dpkg
+from ansible_collections.nsguard.docker.plugins.module_utils._hostfs import HostFS
+
+#: Where host paths are read (the units point these at fixture trees).
+ETC_ROOT = '/etc'
+RUN_ROOT = '/run'
+DPKG_STATUS = _dpkg.STATUS_PATH
+#: dpkg's status file of a large host is several megabytes; HostFS reads 4 by default.
+DPKG_STATUS_LIMIT = 256 * 1024 * 1024
+SOCKET_PATH = '/run/docker.sock'
+UNITS = ('docker.socket', 'docker.service')
+UNIT_PROPERTIES = ('LoadState', 'ActiveState', 'UnitFileState')
+
+
+def host_fs():
+    """A :class:`HostFS` reading ``/etc`` and ``/run`` below :data:`ETC_ROOT` and :data:`RUN_ROOT`."""
+    return HostFS(etc_root=ETC_ROOT, run_root=RUN_ROOT)
+
+
+def unknown_unit():
+    return dict((prop, 'unknown') for prop in UNIT_PROPERTIES)
+
+
+def parse_systemctl_show(text, units):
+    """``{unit: {LoadState, ActiveState, UnitFileState}}`` from ``systemctl show
+    --property=Id,LoadState,ActiveState,UnitFileState -- UNITS...`` output.
+
+    systemctl prints one block per unit, in the order asked, separated by blank lines.
+    A unit without a unit file has an empty ``UnitFileState``, reported as ``none``;
+    a unit systemctl printed nothing for stays ``unknown``.
+    """
+    result = dict((unit, unknown_unit()) for unit in units)
+    blocks = text.strip().split('\n\n') if text.strip() else []
+    for unit, block in zip(units, blocks):
+        props = {}
+        for line in block.splitlines():
+            if '=' in line:
+                key, value = line.split('=', 1)
+                props[key] = value
+        props.pop('Id', None)
+        result[unit].update(props)
+        result[unit]['UnitFileState'] = result[unit].get('UnitFileState') or 'none'
+    return result
+
+
+def unit_states(run, which, units=UNITS):
+    """:func:`parse_systemctl_show` of this host; every state ``unknown`` without systemctl."""
+    units = list(units)
+    systemctl = which('systemctl')
+    if not units or not systemctl:
+        return dict((unit, unknown_unit()) for unit in units)
+    _rc, out, _err = run([systemctl, 'show', '--property=Id,' + ','.join(UNIT_PROPERTIES), '--'] + units)
+    return parse_systemctl_show(out or '', units)
+
+
+def dpkg_architecture(run, which):
+    """``dpkg --print-architecture`` (``amd64``), or '' when dpkg cannot say."""
+    dpkg = which('dpkg')
+    if not dpkg:
+        return ''
+    rc, out, _err = run([dpkg, '--print-architecture'])
+    return (out or '').strip() if rc == 0 else ''
+
+
+def file_facts(fs, path, with_text=False):
+    """``{'exists', 'mode', 'uid', 'gid', 'sha1'}`` of host ``path`` (links followed);
+    with ``with_text`` also its ``text`` (so a rejected change can be put back)."""
+    st_ = fs.stat(path, missing_ok=True)
+    if st_ is None:
+        return {'exists': False}
+    entry = {'exists': True, 'mode': '%04o' % (st_.st_mode & 0o7777), 'uid': st_.st_uid,
+             'gid': st_.st_gid, 'sha1': ''}
+    if stat.S_ISREG(st_.st_mode):
+        data = fs.read_bytes(path)
+        if data is not None:
+            entry['sha1'] = hashlib.sha1(data).hexdigest()
+            if with_text:
+                entry['text'] = data.decode('utf-8', 'replace')
+    return entry
+
+
+def package_states(fs, names, status_path=None):
+    """:func:`._dpkg.parse_status` of this host's status file for ``names``."""
+    status_path = status_path or DPKG_STATUS
+    text = fs.read_text(status_path, missing_ok=True, limit=DPKG_STATUS_LIMIT) or ''
+    return _dpkg.parse_status(text, list(names))
+
+
+def inspect(fs, run, which, packages, key_path, pin_file, sources_file, repo_urls,
+            fingerprint, socket_path=None, units=UNITS):
+    """Every fact the engine role decides on, as one dict.
+
+    ``keyrings`` {key_path: :func:`._apt_sources.read_keyring`}, ``packages``
+    {name: dpkg state}, ``units`` {unit: systemd states}, ``files`` {path: :func:`file_facts`}
+    of the pin, the source (with its text) and the rootful socket (``socket_path``),
+    ``os`` {``deb_arch``},
+    ``legacy`` (:func:`._apt_sources.scan_legacy` for Docker's key ``fingerprint``, empty
+    without one) and ``errors`` (what could not be read, from ``fs``).
+    """
+    socket_path = socket_path or SOCKET_PATH
+    return {
+        'keyrings': {key_path: _apt_sources.read_keyring(fs, key_path)},
+        'packages': package_states(fs, packages),
+        'units': unit_states(run, which, units),
+        'files': {
+            pin_file: file_facts(fs, pin_file),
+            sources_file: file_facts(fs, sources_file, with_text=True),
+            socket_path: file_facts(fs, socket_path),
+        },
+        'socket_path': socket_path,
+        'os': {'deb_arch': dpkg_architecture(run, which)},
+        'legacy': _apt_sources.scan_legacy(fs, repo_urls, sources_file, key_path, fingerprint),
+        'errors': fs.errors,
+    }

@@ -1,0 +1,256 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) nsguard.docker contributors
+# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""Units of plugins/modules/engine_info.py: main() with patched arguments on copies of the
+host trees of tests/unit/fixtures/engine, the platform from tests/unit/fixtures/platform,
+systemctl and dpkg faked (engine_helpers.FakeCommands)."""
+
+from __future__ import absolute_import, division, print_function
+__metaclass__ = type
+
+import hashlib
+import os
+import sys
+
+import pytest
+import yaml
+
+from ansible.module_utils.basic import AnsibleModule
+
+from ansible_collections.nsguard.docker.plugins.module_utils import _engine_inspect, _engine_plan, _platform
+from ansible_collections.nsguard.docker.plugins.modules import engine_info, platform_check
+from ansible_collections.nsguard.docker.tests.unit.conftest import FIXTURES
+
+from audit_helpers import run_module
+from engine_helpers import DOCKER_FPR, MIRROR, VERSION, FakeCommands, TreeFS, host_tree, key_bytes, remove, write
+
+PIN = '/etc/apt/preferences.d/docker-engine'
+SOURCE = '/etc/apt/sources.list.d/docker.sources'
+KEY = '/etc/apt/keyrings/docker.asc'
+CONVERGED = dict(repo_url=MIRROR, repo_key_fingerprint=DOCKER_FPR, version=VERSION, hold=True)
+
+
+def os_release(name):
+    return os.path.join(FIXTURES, 'platform', name + '.os-release')
+
+
+class Fake(object):
+    """The host: a copy of a fixture tree, Ubuntu 24.04 on x86_64 with systemd."""
+
+    def __init__(self, tmp_path, monkeypatch, tree='converged'):
+        self.root = host_tree(tmp_path, tree)
+        self.owners = {}
+        self.commands = FakeCommands()
+        run = tmp_path / 'platform-run'
+        (run / 'systemd' / 'system').mkdir(parents=True)
+        proc = tmp_path / 'platform-proc'
+        (proc / '1').mkdir(parents=True)
+        (proc / '1' / 'comm').write_text(u'systemd\n')
+        monkeypatch.setattr(_platform, 'RUN_ROOT', str(run))
+        monkeypatch.setattr(_platform, 'PROC_ROOT', str(proc))
+        monkeypatch.setattr(_platform, 'OS_RELEASE_PATHS', (os_release('ubuntu-24.04'),))
+        monkeypatch.setattr(_platform, '_uname_machine', lambda: 'x86_64')
+        monkeypatch.setattr(_platform, '_interpreter_version', lambda: (3, 12, 3, 'final', 0))
+        monkeypatch.setattr(_engine_inspect, 'host_fs', lambda: TreeFS(self.root, self.owners))
+        monkeypatch.setattr(_engine_inspect, 'DPKG_STATUS', os.path.join(self.root, 'var/lib/dpkg/status'))
+        commands = self.commands
+        monkeypatch.setattr(AnsibleModule, 'run_command', lambda module, argv, **kw: commands.run(argv))
+        monkeypatch.setattr(AnsibleModule, 'get_bin_path', lambda module, name, *a, **kw: commands.which(name))
+        self.monkeypatch = monkeypatch
+
+    def os_release(self, name):
+        self.monkeypatch.setattr(_platform, 'OS_RELEASE_PATHS', (os_release(name),))
+
+    def checksums(self):
+        sums = {}
+        for directory, _dirs, files in os.walk(self.root):
+            for name in files:
+                path = os.path.join(directory, name)
+                st_ = os.lstat(path)
+                with open(path, 'rb') as handle:
+                    sums[path] = (hashlib.sha256(handle.read()).hexdigest(), st_.st_mode, st_.st_mtime)
+        return sums
+
+
+@pytest.fixture
+def fake(tmp_path, monkeypatch):
+    return Fake(tmp_path, monkeypatch)
+
+
+def run(capsys, check_mode=False, **args):
+    return run_module(engine_info, args, capsys, check_mode=check_mode)
+
+
+# ---------------------------------------------------------------------------- documentation
+
+def documented_keys(node):
+    return dict((name, documented_keys(value.get('contains') or {})) for name, value in node.items())
+
+
+def check_documented(value, documented, where):
+    """Every key of a returned dict is documented, down to where the documentation stops
+    (a dict keyed by path, package or unit is documented as a whole)."""
+    assert isinstance(value, dict), where
+    for key in value:
+        assert key in documented, '%s.%s is not documented' % (where, key)
+        if documented[key]:
+            check_documented(value[key], documented[key], '%s.%s' % (where, key))
+
+
+def test_documentation():
+    doc = yaml.safe_load(engine_info.DOCUMENTATION)
+    assert doc['module'] == 'engine_info'
+    assert doc['extends_documentation_fragment'] == ['nsguard.docker.attributes',
+                                                     'nsguard.docker.attributes.info_module']
+    spec = engine_info.argument_spec()
+    options = doc['options']
+    assert set(options) == set(spec)
+    for name, option in options.items():
+        assert option.get('description'), name
+        assert option['type'] == spec[name]['type'], name
+        assert option.get('default') == spec[name].get('default'), name
+        assert option.get('choices') == spec[name].get('choices'), name
+        assert option.get('elements') == spec[name].get('elements'), name
+    suboptions = options['install']['suboptions']
+    assert set(suboptions) == set(_engine_plan.CHOICES) == set(spec['install']['options'])
+    for name, option in suboptions.items():
+        assert (option['type'], option['default']) == ('bool', True) and option['description'], name
+    assert options['repo_key_fingerprint']['default'] == _engine_plan.DEFAULT_FINGERPRINT
+    assert options['repo_key_path']['default'] == _engine_plan.DEFAULT_KEY_PATH
+    returned = yaml.safe_load(engine_info.RETURN)
+    assert set(returned) == {'platform', 'problems', 'facts', 'plan'}
+    for name, value in returned.items():
+        assert value['description'] and value['type'] and value['returned'], name
+    assert yaml.safe_load(engine_info.EXAMPLES)[0]['nsguard.docker.engine_info']['version'] == VERSION
+
+
+def test_every_returned_key_is_documented(fake, capsys):
+    result = run(capsys, **CONVERGED)
+    documented = documented_keys(yaml.safe_load(engine_info.RETURN))
+    for key in ('facts', 'plan'):
+        check_documented(result[key], documented[key], key)
+    # and every documented key is returned
+    for key in ('facts', 'plan'):
+        assert set(documented[key]) == set(result[key]), key
+
+
+# ---------------------------------------------------------------------------- platform
+
+def test_unsupported_host_fails_with_platform_checks_message(fake, capsys):
+    fake.os_release('arch')
+    result = run(capsys, **CONVERGED)
+    assert result['_rc'] == 1 and result['failed'] is True and result['changed'] is False
+    expected = run_module(platform_check, {'role': 'engine'}, capsys)
+    assert expected['_rc'] == 1
+    assert result['msg'] == expected['msg']
+    assert result['msg'].startswith('This host is Arch Linux (ID=arch, VERSION_ID unset)')
+    assert 'nsguard.docker.engine supports Ubuntu 22.04, 24.04' in result['msg']
+    assert result['msg'].endswith('Nothing was changed.')
+    assert result['problems'] == ['distribution arch is not supported']
+    assert result['platform'] == expected['platform']
+    assert 'facts' not in result and 'plan' not in result
+    assert fake.commands.calls == []  # nothing else was looked at
+
+
+@pytest.mark.parametrize('name, codename', [('ubuntu-22.04', 'jammy'), ('debian-12', 'bookworm'),
+                                            ('debian-13', 'trixie')])
+def test_supported_releases(fake, capsys, name, codename):
+    fake.os_release(name)
+    result = run(capsys, repo_key_fingerprint=DOCKER_FPR)
+    assert result['_rc'] == 0, result.get('msg')
+    assert result['facts']['os']['codename'] == codename
+    assert result['plan']['repo']['suite'] == codename
+
+
+# ---------------------------------------------------------------------------- converged host
+
+@pytest.mark.parametrize('check_mode', [False, True])
+def test_converged_host(fake, capsys, check_mode):
+    before = fake.checksums()
+    result = run(capsys, check_mode=check_mode, **CONVERGED)
+    assert result['_rc'] == 0, result.get('msg')
+    assert result['changed'] is False and result['problems'] == []
+    assert result['platform']['distribution'] == 'ubuntu'
+    facts, plan = result['facts'], result['plan']
+    assert facts['os'] == {'id': 'ubuntu', 'codename': 'noble', 'deb_arch': 'amd64'}
+    assert facts['python'] == sys.executable
+    assert facts['keyrings'][KEY]['fingerprints'] == [DOCKER_FPR]
+    assert facts['packages']['docker-ce']['version'] == VERSION
+    assert set(facts['files']) == {PIN, SOURCE, '/run/docker.sock'}
+    assert facts['docker_key_in_shared_keyring'] is False
+    assert plan['key']['ok'] and plan['source']['ok'] and plan['pin']['ok'] and plan['packages']['present']
+    assert not plan['source']['write'] and not plan['pin']['write'] and not plan['pin']['remove']
+    assert plan['conflicting_to_remove'] == plan['prerequisites_to_install'] == plan['hold']['change'] == []
+    assert not any(u['mask'] or u['unmask'] or u['drifted'] for u in plan['units'].values())
+    assert fake.checksums() == before  # read-only
+    assert [os.path.basename(c[0]) for c in fake.commands.calls] == ['systemctl', 'dpkg']
+
+
+def test_install_choices_default_to_true(fake, capsys):
+    result = run(capsys, install={'buildx': False}, **CONVERGED)
+    assert 'docker-buildx-plugin' not in result['plan']['packages']['all']
+    assert 'docker-compose-plugin' in result['plan']['packages']['all']
+
+
+def test_bad_option_value(fake, capsys):
+    result = run(capsys, rootful='sometimes', **CONVERGED)
+    assert result['_rc'] == 1 and 'rootful' in result['msg']
+
+
+# ---------------------------------------------------------------------------- drift
+
+def test_pin_group_drift(fake, capsys):
+    # text, mode and owner right, the group not (0.1.0 skipped the pin then)
+    fake.owners[PIN] = (0, 1000)
+    plan = run(capsys, **CONVERGED)['plan']
+    assert plan['pin']['write'] and not plan['pin']['ok']
+    assert plan['key']['ok'] and plan['source']['ok'] and plan['packages']['present']
+
+
+def test_key_with_wrong_fingerprint(fake, capsys):
+    plan = run(capsys, **dict(CONVERGED, repo_key_fingerprint='0123 4567 89AB CDEF 0123 4567 89AB CDEF 0123 4567'))['plan']
+    assert not plan['key']['ok'] and plan['key']['expected'] == '0123456789ABCDEF0123456789ABCDEF01234567'
+    assert plan['key']['fingerprints'] == [DOCKER_FPR]
+
+
+def test_source_text_differing(fake, capsys):
+    with open(os.path.join(fake.root, SOURCE.lstrip('/'))) as handle:
+        text = handle.read()
+    write(fake.root, SOURCE, text.replace('Suites: noble', 'Suites: jammy'))
+    plan = run(capsys, **CONVERGED)['plan']
+    assert plan['source']['write'] and 'Suites: jammy' in plan['source']['text']
+    assert plan['source']['mode'] == '0644'
+
+
+def test_first_run_on_a_bare_host(fake, capsys):
+    for path in (PIN, SOURCE, KEY):
+        remove(fake.root, path)
+    write(fake.root, '/var/lib/dpkg/status', 'Package: ca-certificates\nStatus: install ok installed\nVersion: 1\n')
+    fake.commands.units = {}
+    result = run(capsys, check_mode=True, **CONVERGED)
+    plan = result['plan']
+    assert not plan['key']['ok'] and not plan['key']['exists']
+    assert plan['source']['write'] and plan['source']['text'] is None
+    assert plan['pin']['write']
+    assert plan['prerequisites_to_install'] == ['python3-debian'] and plan['deb822_library_missing']
+    assert not plan['packages']['present']
+    assert plan['hold']['not_installed'] == plan['hold']['change'] == plan['packages']['pinned']
+    assert not any(u['loaded'] for u in plan['units'].values())
+    assert result['facts']['units']['docker.service']['UnitFileState'] == 'none'
+
+
+def test_leftovers_and_shared_keyring(tmp_path, monkeypatch, capsys):
+    fake = Fake(tmp_path, monkeypatch, 'legacy')
+    result = run(capsys, **CONVERGED)
+    facts = result['facts']
+    assert facts['docker_key_in_shared_keyring'] is True
+    assert facts['legacy']['shared'] == ['/etc/apt/trusted.gpg', '/etc/apt/trusted.gpg.d/shared.asc']
+    assert result['plan']['legacy']['strip'] == ['/etc/apt/trusted.gpg']
+    assert '/etc/apt/trusted.gpg.d/docker.gpg' in result['plan']['legacy']['remove']
+    # reported, not stripped: rewriting the shared keyring is the role's
+    with open(os.path.join(fake.root, 'etc/apt/trusted.gpg'), 'rb') as handle:
+        assert handle.read() == key_bytes('docker-and-other.gpg')
+    distro = run(capsys, **dict(CONVERGED, source='distro'))
+    assert distro['facts']['docker_key_in_shared_keyring'] is True
+    assert distro['plan']['legacy']['strip'] == []
