@@ -4,6 +4,11 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
 """Read-only facts for the nsguard.docker.engine role, in one round trip.
 
+The role inspects the host with the module nsguard.docker.engine_info (the same facts,
+and the decisions made from them, from plugins/module_utils). It still runs this script
+for the fingerprints of the key it downloaded (``--no-legacy --keyring STAGED``) and for
+``--strip-key``, until those move to a module too.
+
 Run on the managed host as ``python3 - ARGS`` with this file on stdin (the role passes it
 through ansible.builtin.command, so no file is copied and the interpreter starts once).
 Standard library only; Python 3.6+. Prints one JSON object:

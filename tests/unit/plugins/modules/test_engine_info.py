@@ -9,8 +9,10 @@ systemctl and dpkg faked (engine_helpers.FakeCommands)."""
 from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
+import glob
 import hashlib
 import os
+import re
 import sys
 
 import pytest
@@ -254,3 +256,42 @@ def test_leftovers_and_shared_keyring(tmp_path, monkeypatch, capsys):
     distro = run(capsys, **dict(CONVERGED, source='distro'))
     assert distro['facts']['docker_key_in_shared_keyring'] is True
     assert distro['plan']['legacy']['strip'] == []
+
+
+# ---------------------------------------------------------------------------- the role's reads
+
+ROLE = os.path.join(FIXTURES, '..', '..', '..', 'roles', 'engine')
+_REFERENCE = re.compile(r"_engine_info((?:\.[A-Za-z_][A-Za-z0-9_]*|\['[^']+'\]|\[item\])+)")
+_PART = re.compile(r"\.([A-Za-z_][A-Za-z0-9_]*)|\['([^']+)'\]|\[(item)\]")
+
+
+def role_references():
+    """Every ``_engine_info...`` path the engine role's YAML reads."""
+    found = set()
+    for path in glob.glob(os.path.join(ROLE, '*', '*.yml')):
+        with open(path) as handle:
+            found.update(m.group(1) for m in _REFERENCE.finditer(handle.read()))
+    return sorted(found)
+
+
+def test_the_role_reads_the_plan():
+    references = role_references()
+    assert '.plan.key.ok' in references and '.plan.units[item].mask' in references
+    assert ".plan.units['docker.service'].loaded" in references
+
+
+@pytest.mark.parametrize('source', ['docker', 'distro'])
+def test_everything_the_role_reads_is_returned(fake, capsys, source):
+    # a renamed key of the plan fails here, not half way through a role run
+    result = run(capsys, **dict(CONVERGED, source=source))
+    with open(os.path.join(ROLE, 'vars', 'main.yml')) as handle:
+        units = yaml.safe_load(handle)['_engine_units']
+    for reference in role_references():
+        values = [result]
+        for attribute, key, item in _PART.findall(reference):
+            if item:
+                values = [value[unit] for value in values for unit in units]
+                continue
+            for value in values:
+                assert isinstance(value, dict) and (attribute or key) in value, '_engine_info' + reference
+            values = [value[attribute or key] for value in values]
