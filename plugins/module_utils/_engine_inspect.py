@@ -87,13 +87,13 @@ def dpkg_architecture(run, which):
 
 
 def file_facts(fs, path, with_text=False):
-    """``{'exists', 'mode', 'uid', 'gid', 'sha1'}`` of host ``path`` (links followed);
+    """``{'exists', 'mode', 'uid', 'gid', 'regular', 'sha1'}`` of host ``path`` (links followed);
     with ``with_text`` also its ``text`` (so a rejected change can be put back)."""
     st_ = fs.stat(path, missing_ok=True)
     if st_ is None:
         return {'exists': False}
     entry = {'exists': True, 'mode': '%04o' % (st_.st_mode & 0o7777), 'uid': st_.st_uid,
-             'gid': st_.st_gid, 'sha1': ''}
+             'gid': st_.st_gid, 'regular': stat.S_ISREG(st_.st_mode), 'sha1': ''}
     if stat.S_ISREG(st_.st_mode):
         data = fs.read_bytes(path)
         if data is not None:
@@ -116,7 +116,7 @@ def inspect(fs, run, which, packages, key_path, pin_file, sources_file, repo_url
 
     ``keyrings`` {key_path: :func:`._apt_sources.read_keyring`}, ``packages``
     {name: dpkg state}, ``units`` {unit: systemd states}, ``files`` {path: :func:`file_facts`}
-    of the pin, the source (with its text) and the rootful socket (``socket_path``),
+    of the pin, the source (with its text), the key and the rootful socket (``socket_path``),
     ``os`` {``deb_arch``},
     ``legacy`` (:func:`._apt_sources.scan_legacy` for Docker's key ``fingerprint``, empty
     without one) and ``errors`` (what could not be read, from ``fs``).
@@ -129,6 +129,7 @@ def inspect(fs, run, which, packages, key_path, pin_file, sources_file, repo_url
         'files': {
             pin_file: file_facts(fs, pin_file),
             sources_file: file_facts(fs, sources_file, with_text=True),
+            key_path: file_facts(fs, key_path),
             socket_path: file_facts(fs, socket_path),
         },
         'socket_path': socket_path,

@@ -237,14 +237,23 @@ def installed_names(facts):
     return sorted(name for name, entry in facts['packages'].items() if entry.get('installed'))
 
 
+def root_file_ok(entry):
+    """The file the role writes is there as it writes it: a regular file, root:root, 0644."""
+    return bool(entry.get('exists') and entry.get('regular') and entry.get('mode') == FILE_MODE
+                and entry.get('uid') == 0 and entry.get('gid') == 0)
+
+
 def key_plan(params, facts):
     info = facts['keyrings'].get(params['repo_key_path']) or {'exists': False, 'fingerprints': []}
+    fingerprints = list(info.get('fingerprints') or [])
     return {
         'path': params['repo_key_path'],
         'exists': bool(info.get('exists')),
-        'fingerprints': list(info.get('fingerprints') or []),
+        'fingerprints': fingerprints,
         'expected': params['expected_fingerprint'],
-        'ok': list(info.get('fingerprints') or []) == [params['expected_fingerprint']],
+        # the attributes too: a key file others may write is no trust anchor
+        'ok': (fingerprints == [params['expected_fingerprint']]
+               and root_file_ok(facts['files'].get(params['repo_key_path']) or {})),
     }
 
 
@@ -254,9 +263,8 @@ def source_plan(params, repo, facts):
     wanted = _apt_sources.wanted_source_fields(params['repo_name'], repo['url'], repo['suite'],
                                                repo['components'], repo['arch'],
                                                params['repo_key_path'])
-    ok = (entry.get('exists', False)
+    ok = (root_file_ok(entry)
           and deb822_slug(params['repo_name']) == params['repo_name']
-          and entry.get('mode') == FILE_MODE
           and 'text' in entry
           and _apt_sources.source_matches(entry['text'], wanted))
     return {
@@ -273,11 +281,8 @@ def pin_plan(params, facts):
     path = pin_file(params['repo_name'])
     content = pin_content(params['version_packages'], params['version'], params['pin_priority'])
     entry = facts['files'].get(path) or {'exists': False}
-    ok = (entry.get('exists', False)
-          and entry.get('sha1') == hashlib.sha1(content.encode('utf-8')).hexdigest()
-          and entry.get('mode') == FILE_MODE
-          and entry.get('uid') == 0
-          and entry.get('gid') == 0)
+    ok = (root_file_ok(entry)
+          and entry.get('sha1') == hashlib.sha1(content.encode('utf-8')).hexdigest())
     wanted = bool(params['version'])
     return {
         'path': path,

@@ -253,9 +253,10 @@ facts:
       type: dict
     files:
       description:
-        - By path, the version pin, the deb822 source and C(/run/docker.sock) - C(exists),
-          and when it does C(mode) (octal string), C(uid), C(gid), C(sha1) (empty for
-          anything but a regular file); the source's C(text) too.
+        - By path, the version pin, the deb822 source, the repository key and
+          C(/run/docker.sock) - C(exists), and when it does C(mode) (octal string), C(uid),
+          C(gid), C(regular) (a regular file), C(sha1) (empty for anything but a regular
+          file); the source's C(text) too.
       type: dict
     socket_path:
       description: The rootful socket looked at.
@@ -296,14 +297,14 @@ plan:
     key:
       description:
         - C(path), C(exists), C(fingerprints), C(expected) (O(repo_key_fingerprint)
-          normalised) and C(ok) (the key holds exactly the expected primary key; if not the
-          role fetches, checks and installs it).
+          normalised) and C(ok) (the key holds exactly the expected primary key, in a regular
+          file, root:root, 0644; if not the role fetches, checks and installs it).
       type: dict
     source:
       description:
         - The deb822 source - C(path), C(exists), C(text) and C(mode) as they are (to put
           back a source apt rejects), C(ok) (one stanza of exactly the fields the role writes,
-          mode 0644) and C(write) (V(docker) and not C(ok)).
+          a regular file, root:root, 0644) and C(write) (V(docker) and not C(ok)).
       type: dict
     pin:
       description:

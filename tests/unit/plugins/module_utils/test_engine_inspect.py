@@ -71,7 +71,7 @@ def test_file_facts(tmp_path):
     with open(os.path.join(root, PIN.lstrip('/')), 'rb') as handle:
         pin = handle.read()
     assert _engine_inspect.file_facts(fs, PIN) == {
-        'exists': True, 'mode': '0644', 'uid': 0, 'gid': 1000, 'sha1': hashlib.sha1(pin).hexdigest()}
+        'exists': True, 'mode': '0644', 'uid': 0, 'gid': 1000, 'regular': True, 'sha1': hashlib.sha1(pin).hexdigest()}
     source = _engine_inspect.file_facts(fs, SOURCE, with_text=True)
     assert source['text'].startswith('Architectures: amd64\n')
     assert _engine_inspect.file_facts(fs, SOCK) == {'exists': False}
@@ -82,7 +82,7 @@ def test_file_facts_of_a_special_file_read_nothing(tmp_path):
     root = host_tree(tmp_path)
     os.mkfifo(os.path.join(root, 'run', 'docker.sock'))
     entry = _engine_inspect.file_facts(TreeFS(root), SOCK, with_text=True)
-    assert entry['exists'] and entry['sha1'] == '' and 'text' not in entry
+    assert entry['exists'] and not entry['regular'] and entry['sha1'] == '' and 'text' not in entry
 
 
 def test_package_states_reads_a_large_status_file(tmp_path, dpkg_status):
@@ -106,7 +106,7 @@ def test_inspect_converged_host(tmp_path, dpkg_status):
     assert facts['packages']['docker-ce']['selection'] == 'hold'
     assert facts['packages']['runc']['state'] == 'not-installed'
     assert facts['units']['docker.socket']['UnitFileState'] == 'enabled'
-    assert set(facts['files']) == {PIN, SOURCE, SOCK}
+    assert set(facts['files']) == {PIN, SOURCE, KEY, SOCK}
     assert 'text' in facts['files'][SOURCE] and 'text' not in facts['files'][PIN]
     assert facts['socket_path'] == SOCK
     assert facts['os'] == {'deb_arch': 'amd64'}

@@ -240,6 +240,28 @@ def test_source_mode_drift(host):
     assert source['write'] and source['mode'] == '0600'
 
 
+@pytest.mark.parametrize('path', [SOURCE, KEY])
+@pytest.mark.parametrize('owner', [(0, 1000), (1000, 0)])
+def test_source_and_key_owner_drift(host, path, owner):
+    # 0.1.0 compared the text (the fingerprints) only, and skipped these files
+    host.owners[path] = owner
+    plan = host.plan()
+    assert not plan['source' if path == SOURCE else 'key']['ok']
+    assert plan['key' if path == SOURCE else 'source']['ok']
+
+
+def test_key_mode_drift(host):
+    os.chmod(os.path.join(host.root, KEY.lstrip('/')), 0o666)
+    assert not host.plan()['key']['ok']
+
+
+def test_source_that_is_not_a_regular_file(host):
+    remove(host.root, SOURCE)
+    os.mkfifo(os.path.join(host.root, SOURCE.lstrip('/')), 0o644)
+    source = host.plan()['source']
+    assert not source['ok'] and source['write']
+
+
 def test_source_missing(host):
     remove(host.root, SOURCE)
     source = host.plan()['source']

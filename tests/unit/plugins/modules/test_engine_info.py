@@ -179,7 +179,7 @@ def test_converged_host(fake, capsys, check_mode):
     assert facts['python'] == sys.executable
     assert facts['keyrings'][KEY]['fingerprints'] == [DOCKER_FPR]
     assert facts['packages']['docker-ce']['version'] == VERSION
-    assert set(facts['files']) == {PIN, SOURCE, '/run/docker.sock'}
+    assert set(facts['files']) == {PIN, SOURCE, KEY, '/run/docker.sock'}
     assert facts['docker_key_in_shared_keyring'] is False
     assert plan['key']['ok'] and plan['source']['ok'] and plan['pin']['ok'] and plan['packages']['present']
     assert not plan['source']['write'] and not plan['pin']['write'] and not plan['pin']['remove']
