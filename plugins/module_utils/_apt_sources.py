@@ -8,8 +8,9 @@
 Standard library only, no Ansible imports. Parses both formats of apt's source files
 (one-line ``.list`` and deb822 ``.sources``), tells which entries are Docker's
 repository (Docker's host, or one of the URLs the caller names, such as a mirror), finds
-the leftovers of older ways to add the repository (:func:`scan_legacy`) and says whether
-a deb822 source already holds exactly the wanted fields (:func:`source_matches`).
+the leftovers of older ways to add the repository (:func:`scan_legacy`), says whether
+a deb822 source already holds exactly the wanted fields (:func:`source_matches`) and
+writes the text of one (:func:`render_source`).
 
 Files are read through a :class:`~._hostfs.HostFS`, so paths are host paths (``/etc/apt``)
 and the units point ``etc_root`` at a fixture tree.
@@ -31,6 +32,25 @@ _URL = re.compile(r'^([a-zA-Z][a-zA-Z0-9+.-]*)://([^/]*)(.*)$')
 _URL_HOST = re.compile(r'^[a-z+]+://(?:[^@/]*@)?([^/:]+)')
 _ONE_LINE = re.compile(r'^\s*(deb|deb-src)\s+(\[([^\]]*)\]\s+)?(\S+)')
 _SIGNED_BY = re.compile(r'signed-by=(\S+)')
+
+# What apt accepts in a source's fields (the engine role's checks too): a URI with a
+# scheme, one word, a Debian architecture name.
+REPO_URL = re.compile(r'^[a-z0-9+.-]+:[^\s]+$')
+ONE_WORD = re.compile(r'^[^\s]+$')
+ARCH = re.compile(r'^[a-z0-9-]+$')
+
+#: The fields of a source as ansible.builtin.deb822_repository names them (lower case:
+#: as written), in the order :func:`render_source` writes them (ansible-core 2.16's).
+SOURCE_FIELDS = (
+    ('x-repolib-name', 'X-Repolib-Name'),
+    ('types', 'Types'),
+    ('uris', 'URIs'),
+    ('suites', 'Suites'),
+    ('components', 'Components'),
+    ('architectures', 'Architectures'),
+    ('signed-by', 'Signed-By'),
+    ('enabled', 'Enabled'),
+)
 
 
 # ---------------------------------------------------------------------------------------
@@ -113,19 +133,28 @@ def _stanza_entry(fields):
 # ---------------------------------------------------------------------------------------
 # Docker's repository as a deb822 source
 
+def source_fields(name, types, uris, suites, components, architectures, signed_by):
+    """The fields of an enabled deb822 source, as ``ansible.builtin.deb822_repository``
+    writes them: lower-case names, lists joined by a blank, ``Enabled: yes``.
+
+    ``name`` is the ``X-Repolib-Name``; a field whose value is None is left out (a
+    ``name`` not given, no ``Architectures``, no ``Components`` for a flat repository).
+    """
+    values = (('x-repolib-name', name), ('types', types), ('uris', uris), ('suites', suites),
+              ('components', components), ('architectures', architectures),
+              ('signed-by', signed_by), ('enabled', 'yes'))
+    fields = {}
+    for key, value in values:
+        if value is None:
+            continue
+        fields[key] = ' '.join(value) if isinstance(value, (list, tuple)) else value
+    return fields
+
+
 def wanted_source_fields(name, uri, suite, components, architecture, signed_by):
     """The fields ``ansible.builtin.deb822_repository`` writes for the role's source
     (``types: [deb]``, ``enabled: true``), lower-case names, values as it formats them."""
-    return {
-        'x-repolib-name': name,
-        'types': 'deb',
-        'uris': uri,
-        'suites': suite,
-        'components': ' '.join(components),
-        'architectures': architecture,
-        'signed-by': signed_by,
-        'enabled': 'yes',
-    }
+    return source_fields(name, ['deb'], [uri], [suite], components, [architecture], signed_by)
 
 
 def source_matches(text, wanted):
@@ -133,12 +162,24 @@ def source_matches(text, wanted):
 
     Field order does not matter (ansible-core 2.16 writes them in the task's order, 2.17
     and later sorted), anything else does: another field, another value, a second stanza,
-    a comment (ansible.builtin.deb822_repository would rewrite any of those).
+    a comment, a value over several lines (ansible.builtin.deb822_repository would rewrite
+    any of those, and so does nsguard.docker.apt_source).
     """
     if text is None or deb822_has_comments(text):
         return False
     stanzas = parse_deb822(text)
     return len(stanzas) == 1 and stanzas[0] == wanted
+
+
+def render_source(fields):
+    """The deb822 text of one stanza of ``fields`` (as :func:`source_fields` makes them):
+    one ``Name: value`` line each, in the order of :data:`SOURCE_FIELDS` (any other field
+    after those, sorted), ending in a newline. With the role's fields it is byte for byte
+    what ``ansible.builtin.deb822_repository`` of ansible-core 2.16 writes."""
+    names = dict(SOURCE_FIELDS)
+    order = [key for key, _name in SOURCE_FIELDS if key in fields]
+    order += sorted(key for key in fields if key not in names)
+    return ''.join('%s: %s\n' % (names.get(key, key), fields[key]) for key in order)
 
 
 # ---------------------------------------------------------------------------------------

@@ -88,10 +88,10 @@ UNLOADED = ('not-found', 'unknown')
 #: The pin file and the deb822 source are written root:root 0644.
 FILE_MODE = '0644'
 
-# The role's checks of the repository settings (Jinja's match test is re.match).
-_REPO_URL = re.compile(r'^[a-z0-9+.-]+:[^\s]+$')
-_ONE_WORD = re.compile(r'^[^\s]+$')
-_ARCH = re.compile(r'^[a-z0-9-]+$')
+# The role's checks of the repository settings (those of nsguard.docker.apt_source).
+_REPO_URL = _apt_sources.REPO_URL
+_ONE_WORD = _apt_sources.ONE_WORD
+_ARCH = _apt_sources.ARCH
 
 
 def unique(items):

@@ -11,10 +11,11 @@ Standard library only, no Ansible imports. The one atomic writer of the collecti
   ``O_NOFOLLOW``) and follows a symbolic link only where only root or the caller could
   have made it, so a user who controls a directory on the way (a home directory,
   ``~/.config``, ``/run/user/UID``) cannot redirect a write made as root.
-* :func:`read_bytes`, :func:`atomic_write` and :func:`set_attributes` work relative to
-  that open directory: a temporary file made with ``O_EXCL`` in the same directory,
-  fsync, mode and owner set on the descriptor, ``rename`` over the name, so readers
-  such as newuidmap or dockerd see either the old or the new file, never half of one.
+* :func:`read_bytes`, :func:`atomic_write`, :func:`set_attributes` and :func:`remove`
+  work relative to that open directory: a temporary file made with ``O_EXCL`` in the
+  same directory, fsync, mode and owner set on the descriptor, ``rename`` over the name,
+  so readers such as newuidmap or dockerd see either the old or the new file, never half
+  of one.
 * :class:`PwdLock` is ``lckpwdf(3)``: an exclusive ``fcntl`` lock on /etc/.pwd.lock.
 * :class:`CommonioLock` is the per-file lock of shadow-utils' commonio layer (what
   useradd, usermod and friends take on /etc/subuid): the pid written to ``<file>.<pid>``
@@ -386,6 +387,32 @@ def set_attributes(path, mode=None, uid=None, gid=None, follow=True):
             return before, after
         finally:
             os.close(fd)
+
+
+def remove(path):
+    """Remove the name ``path`` (a file, or a symbolic link itself: never what it points
+    to), reached as :func:`open_dir` does. Returns True if it was removed, False if there
+    was nothing to remove. A directory is refused."""
+    directory, name = os.path.split(path)
+    if name in ('', '.', '..'):
+        raise FileOpsError('%s names no file' % path)
+    try:
+        parent = open_dir(directory)
+    except MissingDirectory:
+        return False
+    with parent:
+        real = os.path.join(parent.path, name)
+        try:
+            st_ = os.stat(name, dir_fd=parent.fd, follow_symlinks=False)
+            if stat.S_ISDIR(st_.st_mode):
+                raise FileOpsError('%s is a directory, not a file' % real)
+            os.unlink(name, dir_fd=parent.fd)
+        except OSError as exc:
+            if exc.errno == errno.ENOENT:
+                return False
+            raise FileOpsError('cannot remove %s: %s' % (real, exc.strerror or exc))
+        _fsync_fd(parent.fd)
+        return True
 
 
 def _pid_alive(pid):

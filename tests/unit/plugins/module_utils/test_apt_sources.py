@@ -83,6 +83,32 @@ def test_source_missing():
     assert not _apt_sources.source_matches(None, WANTED)
 
 
+def test_wanted_source_fields_are_source_fields():
+    assert WANTED == _apt_sources.source_fields('docker', ['deb'], [MIRROR], ['noble'], ['stable'], ['amd64'],
+                                                OWN_KEY)
+    assert WANTED == {'x-repolib-name': 'docker', 'types': 'deb', 'uris': MIRROR, 'suites': 'noble',
+                      'components': 'stable', 'architectures': 'amd64', 'signed-by': OWN_KEY, 'enabled': 'yes'}
+
+
+def test_source_fields_left_out_and_joined():
+    assert _apt_sources.source_fields(None, ['deb', 'deb-src'], ['http://a.example.invalid', 'http://b.example.invalid'],
+                                      ['./'], None, None, '/k.gpg') == {
+        'types': 'deb deb-src', 'uris': 'http://a.example.invalid http://b.example.invalid', 'suites': './',
+        'signed-by': '/k.gpg', 'enabled': 'yes'}
+
+
+def test_render_source_is_deb822_repository_of_ansible_core_2_16_and_reads_back():
+    text = _apt_sources.render_source(WANTED)
+    assert text == source_text('docker-2.16.sources')
+    assert _apt_sources.source_matches(text, WANTED)
+    assert _apt_sources.parse_deb822(text) == [WANTED]
+
+
+def test_render_source_puts_other_fields_last():
+    fields = dict(WANTED, **{'x-other': '1', 'trusted': 'no'})
+    assert _apt_sources.render_source(fields).endswith('Enabled: yes\ntrusted: no\nx-other: 1\n')
+
+
 def test_read_keyring(tmp_path):
     root = host_tree(tmp_path, 'legacy')
     fs = TreeFS(root)

@@ -234,6 +234,40 @@ def test_set_attributes_reports_before_and_after(tmp_path):
     assert stat.S_IMODE(target.stat().st_mode) == 0o640
 
 
+# --- remove ----------------------------------------------------------------------------
+
+def test_remove_a_file_and_nothing(tmp_path):
+    target = tmp_path / 'docker.sources'
+    target.write_text('Types: deb\n')
+    assert fileops.remove(str(target)) is True
+    assert not target.exists()
+    assert fileops.remove(str(target)) is False
+    assert fileops.remove(str(tmp_path / 'missing' / 'dir' / 'f')) is False
+
+
+def test_remove_takes_a_link_never_its_target(tmp_path):
+    target = tmp_path / 'target'
+    target.write_text('kept\n')
+    os.symlink(str(target), str(tmp_path / 'link'))
+    assert fileops.remove(str(tmp_path / 'link')) is True
+    assert not os.path.lexists(str(tmp_path / 'link')) and target.read_text() == 'kept\n'
+
+
+def test_remove_refuses_a_directory_and_a_linked_directory_on_the_way(tmp_path):
+    (tmp_path / 'd').mkdir()
+    with pytest.raises(fileops.FileOpsError) as err:
+        fileops.remove(str(tmp_path / 'd'))
+    assert 'is a directory' in str(err.value)
+    home = untrusted(tmp_path / 'home')
+    etc = tmp_path / 'etc'
+    etc.mkdir()
+    (etc / 'passwd').write_text('root\n')
+    os.symlink(str(etc), str(home / 'etc'))
+    with pytest.raises(fileops.UnsafePathError):
+        fileops.remove(str(home / 'etc' / 'passwd'))
+    assert (etc / 'passwd').read_text() == 'root\n'
+
+
 @hsettings(max_examples=40, deadline=None)
 @given(st.lists(st.sampled_from(['a', 'b', 'c', '..', '.', 'L']), min_size=1, max_size=6))
 def test_resolution_matches_the_kernel_in_a_trusted_tree(tmp_path_factory, parts):
