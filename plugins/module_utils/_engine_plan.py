@@ -21,7 +21,7 @@ __metaclass__ = type
 import hashlib
 import re
 
-from ansible_collections.nsguard.docker.plugins.module_utils import _apt_sources, _openpgp
+from ansible_collections.nsguard.docker.plugins.module_utils import _apt_source, _apt_sources, _openpgp
 
 DEFAULT_REPO_BASE = 'https://download.docker.com/linux/'
 #: The repository URL Docker's own entries are recognised by when none is set.
@@ -253,6 +253,8 @@ def key_plan(params, facts):
         'expected': params['expected_fingerprint'],
         # the attributes too: a key file others may write is no trust anchor
         'ok': (fingerprints == [params['expected_fingerprint']]
+               # armored for .asc, binary for .gpg: how apt reads it
+               and info.get('armored') == _apt_source.key_armored(params['repo_key_path'])
                and root_file_ok(facts['files'].get(params['repo_key_path']) or {})),
     }
 
@@ -357,7 +359,6 @@ def plan(params, platform, facts):
         'installed': installed,
         'missing_prerequisites': missing_prereqs,
         'prerequisites_to_install': missing_prereqs if docker else [],
-        'deb822_library_missing': docker and 'python3-debian' in missing_prereqs,
         'conflicting_to_remove': ([p for p in installed if p in params['conflicting_packages']]
                                   if params['remove_conflicting'] else []),
         'legacy': {k: list(legacy[k]) for k in ('remove', 'comment', 'manual', 'strip')},

@@ -165,7 +165,7 @@ options:
     description: Installed before the repository is set up (V(docker) only), if missing.
     type: list
     elements: str
-    default: [ca-certificates, python3-debian]
+    default: [ca-certificates]
   rootful:
     description: Wanted state of C(docker.socket) and C(docker.service).
     type: str
@@ -177,7 +177,7 @@ options:
     choices: [started, stopped]
     default: started
 notes:
-  - Removing Docker's key from a shared keyring (RV(plan.legacy.strip)) is not done here;
+  - Removing Docker's key from a shared keyring (C(strip) of RV(plan.legacy)) is not done here;
     the role does it.
   - The plan leaves to the role what depends on the same run, such as whether apt has
     anything to do once the source or the key was just changed.
@@ -332,9 +332,6 @@ plan:
       description: C(missing_prerequisites) with V(docker), else empty.
       type: list
       elements: str
-    deb822_library_missing:
-      description: Whether C(python3-debian), which ansible.builtin.deb822_repository needs, is a missing prerequisite (V(docker)).
-      type: bool
     conflicting_to_remove:
       description: Installed O(conflicting_packages) when O(remove_conflicting), sorted.
       type: list
@@ -397,8 +394,8 @@ def argument_spec():
         repo_components=dict(type='list', elements='str', default=['stable']),
         repo_arch=dict(type='str', default=''),
         repo_name=dict(type='str', default='docker'),
-        repo_key_url=dict(type='str', default=''),
-        repo_key_fingerprint=dict(type='str', default=_engine_plan.DEFAULT_FINGERPRINT),
+        repo_key_url=dict(type='str', default='', no_log=False),
+        repo_key_fingerprint=dict(type='str', default=_engine_plan.DEFAULT_FINGERPRINT, no_log=False),
         repo_key_path=dict(type='path', default=_engine_plan.DEFAULT_KEY_PATH),
         install=dict(type='dict', apply_defaults=True, options=dict(
             (name, dict(choice)) for name in _engine_plan.CHOICES)),
@@ -410,7 +407,7 @@ def argument_spec():
         hold=dict(type='bool', default=False),
         remove_conflicting=dict(type='bool', default=True),
         conflicting_packages=dict(type='list', elements='str'),
-        prerequisite_packages=dict(type='list', elements='str', default=['ca-certificates', 'python3-debian']),
+        prerequisite_packages=dict(type='list', elements='str', default=['ca-certificates']),
         rootful=dict(type='str', choices=['enabled', 'disabled', 'masked'], default='enabled'),
         service_state=dict(type='str', choices=['started', 'stopped'], default='started'),
     )

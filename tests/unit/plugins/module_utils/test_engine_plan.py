@@ -99,7 +99,7 @@ def test_converged_host_has_nothing_to_do(host):
     assert plan['pin']['content'] == PIN_TEXT
     assert plan['packages']['present']
     assert plan['conflicting_to_remove'] == []
-    assert plan['prerequisites_to_install'] == [] and not plan['deb822_library_missing']
+    assert plan['prerequisites_to_install'] == []
     assert plan['legacy'] == {'remove': [], 'comment': [], 'manual': [], 'strip': []}
     assert plan['own_repo_files_to_remove'] == []
     assert plan['hold'] == {'selection': 'hold', 'change': [], 'not_installed': []}
@@ -188,6 +188,13 @@ def test_key_missing_or_not_a_key(host):
 def test_key_fingerprint_in_any_case_and_spacing(host):
     spaced = ' '.join(DOCKER_FPR[i:i + 4] for i in range(0, 40, 4)).lower()
     assert host.plan(repo_key_fingerprint=spaced)['key']['ok']
+
+
+def test_key_in_the_format_apt_does_not_read_at_that_name(host):
+    # apt reads a .asc keyring as armored and a .gpg one as binary
+    write(host.root, KEY, key_bytes('docker.gpg'))
+    key = host.plan()['key']
+    assert key['fingerprints'] == [DOCKER_FPR] and not key['ok']
 
 
 def test_binary_key_is_as_good(host):
@@ -408,12 +415,11 @@ def test_conflicting_packages_of_distro(host):
 
 def test_missing_prerequisites(legacy_host):
     plan = legacy_host.plan()
-    assert plan['missing_prerequisites'] == ['python3-debian']
-    assert plan['prerequisites_to_install'] == ['python3-debian'] and plan['deb822_library_missing']
-    plan = legacy_host.plan(source='distro')
-    assert plan['prerequisites_to_install'] == [] and not plan['deb822_library_missing']
+    assert plan['missing_prerequisites'] == [] and plan['prerequisites_to_install'] == []
     plan = legacy_host.plan(prerequisite_packages=['ca-certificates', 'gnupg'])
-    assert plan['prerequisites_to_install'] == ['gnupg'] and not plan['deb822_library_missing']
+    assert plan['missing_prerequisites'] == plan['prerequisites_to_install'] == ['gnupg']
+    plan = legacy_host.plan(source='distro', prerequisite_packages=['gnupg'])
+    assert plan['missing_prerequisites'] == ['gnupg'] and plan['prerequisites_to_install'] == []
 
 
 # ---------------------------------------------------------------------------- leftovers, own files
