@@ -479,7 +479,7 @@ def _run(params, fetch, run_apt, check_mode, apt_get, owner, result):
     said = ' '.join(errors) or 'apt-get update exited with %d: %s' % (
         rc, (err or out or '').strip() or 'no output')
     msg = 'apt rejected the source %s (%s %s): %s. ' % (
-        path, ' '.join(options['uris']), ' '.join(options['suites']), said)
+        path, ' '.join(options['uris']), ' '.join(options['suites']), said.rstrip('.'))
     if failed:
         msg += '%s. %s. apt may fail on every source until that is fixed by hand.' % (
             '; '.join(done) or 'Nothing could be put back', '; '.join(failed))

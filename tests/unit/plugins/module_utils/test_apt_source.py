@@ -410,7 +410,8 @@ def test_apt_rejects_a_new_source_both_files_removed(host, answer):
     errors = [line.strip() for line in (answer[1] + answer[2]).splitlines()
               if line.startswith(('E:', 'Err:', 'W: GPG', 'W: Failed'))]
     assert errors and error.msg.startswith('apt rejected the source %s (%s noble): %s. '
-                                           % (host.source, MIRROR, ' '.join(errors)))
+                                           % (host.source, MIRROR, ' '.join(errors).rstrip('.')))
+    assert '..' not in error.msg
     assert error.msg.endswith('%s was removed (there was none before); %s was removed (there was none '
                               'before), so apt works as before (the previous source and key).'
                               % (host.source, host.key))
