@@ -1185,10 +1185,12 @@ def run_scenario(scenario, molecule, out_dir, may_retry):
         if isinstance(e, KeyboardInterrupt):
             raise
     finally:
+        # The VMs go down here; molecule's own destroy (its playbook finds them down and
+        # forgets the instances) runs beside the next scenario (see destroy_beside).
         t0 = time.time()
-        subprocess.run([molecule, "destroy", "-s", scenario], cwd=REPO, check=False)
         for name in platforms:
             down(name)
+        destroy_beside(scenario, [molecule, "destroy", "-s", scenario], out_dir)
         record["stages"]["destroy"] = round(time.time() - t0, 1)
         record["total"] = round(time.time() - started, 1)
         with open(os.path.join(out_dir, "%s.json" % scenario), "w") as f:
@@ -1198,6 +1200,50 @@ def run_scenario(scenario, molecule, out_dir, may_retry):
         log("scenario %s %s in %.0fs: %s" % (scenario, record["result"], record["total"],
                                              json.dumps(record["stages"])))
     return outcome
+
+
+# molecule destroy of the scenarios that are done, by scenario: Popen and its log file.
+_DESTROYS = {}
+# A destroy of VMs that are already down takes a few seconds (molecule and ansible-playbook
+# starting); far more means something hangs.
+DESTROY_TIMEOUT = 300
+
+
+def destroy_beside(scenario, argv, out_dir):
+    """Start molecule's destroy of ``scenario`` in the background, its output in
+    ``<out_dir>/<scenario>-destroy.log``. It is host work only (molecule and
+    ansible-playbook starting, 4-11 s a scenario in a loaded run) in which the guest of the
+    next scenario would otherwise idle."""
+    wait_destroys(scenario)
+    logf = open(os.path.join(out_dir, "%s-destroy.log" % scenario), "w")
+    try:
+        _DESTROYS[scenario] = (subprocess.Popen(argv, cwd=REPO, stdout=logf, stderr=subprocess.STDOUT,
+                                                stdin=subprocess.DEVNULL), logf)
+    except OSError:
+        logf.close()
+        raise
+
+
+def wait_destroys(scenario=None):
+    """Wait (bounded) for the background destroy of ``scenario``, or of all; returns the
+    scenarios whose destroy failed or hung (their log is printed)."""
+    failed = []
+    for name in [scenario] if scenario else sorted(_DESTROYS):
+        if name not in _DESTROYS:
+            continue
+        proc, logf = _DESTROYS.pop(name)
+        try:
+            rc = proc.wait(timeout=DESTROY_TIMEOUT)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            rc = proc.wait()
+        logf.close()
+        if rc != 0:
+            failed.append(name)
+            log("scenario %s: molecule destroy failed (rc %s):" % (name, rc))
+            with open(logf.name, errors="replace") as f:
+                print(f.read()[-4000:], flush=True)
+    return failed
 
 
 def platform_os(platform):
@@ -1220,13 +1266,18 @@ def test_scenarios(scenarios):
     os.makedirs(out_dir, exist_ok=True)
     with contextlib.suppress(FileNotFoundError):
         os.remove(digest_path())
-    for scenario in scenarios:
-        outcome = run_scenario(scenario, molecule, out_dir, may_retry=True)
-        if outcome == "retry":
-            log("scenario %s: a VM's kernel died; once more on a fresh VM" % scenario)
-            outcome = run_scenario(scenario, molecule, out_dir, may_retry=False)
-        if outcome != "passed":
-            failed.append(scenario)
+    try:
+        for scenario in scenarios:
+            outcome = run_scenario(scenario, molecule, out_dir, may_retry=True)
+            if outcome == "retry":
+                log("scenario %s: a VM's kernel died; once more on a fresh VM" % scenario)
+                wait_destroys(scenario)
+                outcome = run_scenario(scenario, molecule, out_dir, may_retry=False)
+            if outcome != "passed":
+                failed.append(scenario)
+    finally:
+        # As before, a destroy that fails after its VMs are down does not fail the run.
+        wait_destroys()
     return failed
 
 

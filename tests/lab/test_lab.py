@@ -173,6 +173,24 @@ def test_a_scenario_is_retried_once_after_a_guest_crash(monkeypatch, tmp_path):
     assert seen == [("a", True), ("a", False), ("b", True), ("b", False), ("c", True)]
 
 
+def test_molecule_destroy_runs_beside_the_next_scenario_and_is_waited_for(monkeypatch, tmp_path, capsys):
+    monkeypatch.setattr(lab, "REPO", str(tmp_path))
+    started = time.time()
+    lab.destroy_beside("slow", [sys.executable, "-c", "import time; time.sleep(1); print('gone')"], str(tmp_path))
+    lab.destroy_beside("bad", [sys.executable, "-c", "import sys; print('no such instance'); sys.exit(2)"],
+                       str(tmp_path))
+    assert time.time() - started < 1  # neither was waited for
+    assert lab.wait_destroys() == ["bad"]
+    assert time.time() - started >= 1 and lab._DESTROYS == {}
+    assert (tmp_path / "slow-destroy.log").read_text() == "gone\n"
+    assert "no such instance" in capsys.readouterr().out
+    # a scenario destroyed again (a retry) first waits for its earlier destroy
+    lab.destroy_beside("again", [sys.executable, "-c", "import time; time.sleep(0.5)"], str(tmp_path))
+    first = lab._DESTROYS["again"][0]
+    lab.destroy_beside("again", [sys.executable, "-c", "pass"], str(tmp_path))
+    assert first.returncode == 0 and lab.wait_destroys("again") == []
+
+
 def test_check_writes_command_lists_only_what_changed_after_the_mark(tmp_path):
     etc, home, bob = tmp_path / "etc", tmp_path / "home" / "alice", tmp_path / "home" / "bob"
     (home / "lib" / "__pycache__").mkdir(parents=True)
