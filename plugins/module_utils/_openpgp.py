@@ -3,7 +3,8 @@
 # GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
 
-"""Fingerprints of the primary keys of an OpenPGP keyring, without gpg.
+"""Fingerprints of the primary keys of an OpenPGP keyring, without gpg, and one key
+cut out of a binary keyring.
 
 Standard library only, no Ansible imports. Reads what apt reads as a key file: binary
 keyrings (``apt-key add``, ``gpg --dearmor``) and ASCII-armored ones (``.asc``), old and
@@ -177,6 +178,46 @@ def keyring_info(raw):
     if not fprs:
         return {'fingerprints': [], 'armored': armored, 'error': 'no public key in file'}
     return {'fingerprints': fprs, 'armored': armored, 'error': None}
+
+
+def strip_key(data, fingerprint):
+    """``(new_data, removed)``: binary keyring ``data`` without the transferable public
+    key(s) whose primary key has ``fingerprint`` (blanks and case do not matter).
+
+    A transferable public key is its primary key packet and everything after it up to the
+    next primary key packet (user IDs, signatures, subkeys); those bytes are cut out, all
+    others are kept as they are, in their order. ``removed`` counts the keys cut out
+    (a key added twice counts twice); with none, ``data`` is returned as it was.
+
+    Raises :class:`KeyFileError`, and changes nothing, for an armored file (only binary
+    keyrings are rewritten), one that cannot be parsed, and one that would be left
+    without any key (delete it instead); its message is phrased to follow the file's
+    name (``'%s %s' % (path, exc)``).
+    """
+    wanted = normalize_fingerprint(fingerprint)
+    if not wanted:
+        raise ValueError('no fingerprint given')
+    try:
+        binary, armored = key_bytes(data)
+        keys = primary_keys(binary)
+    except (KeyFileError, IndexError) as exc:
+        raise KeyFileError('cannot be read as an OpenPGP keyring (%s)' % (str(exc) or 'unreadable key'))
+    if armored:
+        raise KeyFileError('is ASCII-armored: only binary keyrings are rewritten (remove the key '
+                           'by hand)')
+    drop = [(start, end) for fpr, start, end in keys if fpr == wanted]
+    if not drop:
+        return data, 0
+    if len(drop) == len(keys):
+        raise KeyFileError('holds no key but %s: it would be left without any key (delete the '
+                           'file instead)' % wanted)
+    kept = []
+    offset = 0
+    for start, end in drop:
+        kept.append(binary[offset:start])
+        offset = end
+    kept.append(binary[offset:])
+    return b''.join(kept), len(drop)
 
 
 def normalize_fingerprint(value):

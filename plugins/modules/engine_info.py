@@ -178,11 +178,12 @@ options:
     default: started
 notes:
   - Removing Docker's key from a shared keyring (C(strip) of RV(plan.legacy)) is not done here;
-    the role does it.
+    the role does it with M(nsguard.docker.apt_key_strip).
   - The plan leaves to the role what depends on the same run, such as whether apt has
     anything to do once the source or the key was just changed.
 seealso:
   - module: nsguard.docker.platform_check
+  - module: nsguard.docker.apt_key_strip
   - name: sources.list(5)
     description: apt's one-line and deb822 source formats.
     link: https://manpages.debian.org/stable/apt/sources.list.5.en.html
@@ -230,7 +231,7 @@ facts:
       type: dict
       sample: {id: ubuntu, codename: noble, deb_arch: amd64}
     python:
-      description: The interpreter running the module (for the role's helper commands).
+      description: The interpreter running the module.
       type: str
       sample: /usr/bin/python3
     keyrings:

@@ -49,6 +49,33 @@ def test_old_sources_and_keyrings_removed(host):
         assert not host.file(path).exists, path
 
 
+def _primary_fingerprints(host, path):
+    """The primary keys of keyring `path`, in file order (gpg in a throwaway home)."""
+    out = host.check_output("GNUPGHOME=$(mktemp -d) gpg --show-keys --with-colons %s" % path)
+    fprs, primary = [], False
+    for line in out.splitlines():
+        kind = line.split(":")[0]
+        if kind in ("pub", "sub"):
+            primary = kind == "pub"
+        elif kind == "fpr" and primary:
+            fprs.append(line.split(":")[9])
+            primary = False
+    return fprs
+
+
+def test_docker_key_cut_out_of_the_shared_keyring(host):
+    # prepare planted Ubuntu's archive keys followed by the stand-in key, root:adm 0644
+    shared = host.file("/etc/apt/trusted.gpg")
+    assert shared.is_file and shared.user == "root" and shared.group == "adm" and shared.mode == 0o644
+    archive = _primary_fingerprints(host, "/usr/share/keyrings/ubuntu-archive-keyring.gpg")
+    assert archive and _standin_fingerprint(host) not in archive
+    assert _primary_fingerprints(host, "/etc/apt/trusted.gpg") == archive
+    # the archive keys byte for byte: only the stand-in key's packets were cut out
+    sums = host.check_output("for f in /etc/apt/trusted.gpg /usr/share/keyrings/ubuntu-archive-keyring.gpg; "
+                             "do sha256sum < $f; done")
+    assert len(set(sums.splitlines())) == 1, sums
+
+
 def test_apt_sees_one_clean_source(host):
     # Two Signed-By values for the same repository would make apt refuse its sources.
     cmd = host.run("apt-cache policy")

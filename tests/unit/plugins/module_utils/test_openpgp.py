@@ -99,3 +99,91 @@ def test_files_that_are_no_keyring(data, error):
 def test_normalize_fingerprint():
     assert _openpgp.normalize_fingerprint('9dc8 5822 9fc7\tdd38\n') == '9DC858229FC7DD38'
     assert _openpgp.normalize_fingerprint(None) == ''
+
+
+# ---------------------------------------------------------------------------- strip_key
+
+def transferable(seed, new_format=True):
+    """A hand-made transferable public key: primary key, user ID, signature, subkey and
+    its binding signature (the parser needs only the key packets to be real)."""
+    return (packet(6, key_body(seed), new_format) + packet(13, b'user %d' % seed, new_format)
+            + packet(2, b'\x04sig', new_format) + packet(14, key_body(seed + 100), new_format)
+            + packet(2, b'\x04binding', new_format))
+
+
+def fpr(seed):
+    return _openpgp.fingerprint(key_body(seed))
+
+
+def test_strip_gpg_made_key_from_a_shared_keyring():
+    # docker-and-other.gpg: /etc/apt/trusted.gpg after apt-key add (DOCKER, then OTHER)
+    new, removed = _openpgp.strip_key(key_bytes('docker-and-other.gpg'), DOCKER_FPR)
+    assert removed == 1
+    assert new == key_bytes('other.gpg')
+    assert _openpgp.keyring_info(new)['fingerprints'] == [OTHER_FPR]
+
+
+@pytest.mark.parametrize('first', ['docker', 'other'])
+def test_strip_keeps_the_other_keys_byte_for_byte(first):
+    # a shared keyring is the concatenation of binary keys, in any order
+    parts = [key_bytes('docker.gpg'), key_bytes('other.gpg')]
+    if first == 'other':
+        parts.reverse()
+    new, removed = _openpgp.strip_key(b''.join(parts), DOCKER_FPR)
+    assert (new, removed) == (key_bytes('other.gpg'), 1)
+
+
+def test_strip_takes_subkeys_user_ids_and_signatures_with_the_key():
+    data = transferable(1) + transferable(2, new_format=False) + transferable(3)
+    new, removed = _openpgp.strip_key(data, fpr(2))
+    assert removed == 1 and new == transferable(1) + transferable(3)
+    assert _openpgp.keyring_info(new)['fingerprints'] == [fpr(1), fpr(3)]
+
+
+def test_strip_removes_a_key_added_twice_and_keeps_leading_packets():
+    lead = packet(12, b'trust')
+    data = lead + transferable(2) + transferable(1) + transferable(2)
+    new, removed = _openpgp.strip_key(data, fpr(2))
+    assert (new, removed) == (lead + transferable(1), 2)
+
+
+def test_strip_fingerprint_with_blanks_and_lower_case():
+    spaced = ' '.join(DOCKER_FPR[i:i + 4] for i in range(0, 40, 4)).lower()
+    assert _openpgp.strip_key(key_bytes('docker-and-other.gpg'), spaced)[1] == 1
+
+
+def test_strip_a_subkey_fingerprint_does_not_match():
+    data = transferable(1) + transferable(2)
+    assert _openpgp.strip_key(data, fpr(101)) == (data, 0)
+
+
+@pytest.mark.parametrize('data', [
+    b'',                                    # an empty trusted.gpg, as apt-key left it
+    lambda: key_bytes('other.gpg'),
+    lambda: transferable(1) + transferable(2),
+])
+def test_strip_a_keyring_without_the_key_is_returned_as_it_was(data):
+    data = data() if callable(data) else data
+    assert _openpgp.strip_key(data, DOCKER_FPR) == (data, 0)
+
+
+@pytest.mark.parametrize('data, error', [
+    (lambda: key_bytes('docker-and-other.asc'), 'is ASCII-armored: only binary keyrings are rewritten'),
+    (lambda: key_bytes('docker.asc'), 'is ASCII-armored'),
+    (lambda: key_bytes('docker.gpg'), 'holds no key but %s: it would be left without any key' % DOCKER_FPR),
+    (lambda: key_bytes('docker.gpg') * 2, 'it would be left without any key'),
+    (lambda: key_bytes('docker-and-other.gpg')[:-7], 'cannot be read as an OpenPGP keyring (truncated packet'),
+    (lambda: key_bytes('other.gpg') + b'garbage', 'cannot be read as an OpenPGP keyring (not an OpenPGP packet'),
+    (lambda: b'KBXf' + b'\0' * 28, 'cannot be read as an OpenPGP keyring'),  # a gpg keybox
+    (lambda: packet(11, b'literal') + key_bytes('docker-and-other.gpg'), 'packet tag 11 before any public key'),
+    (lambda: b'-----BEGIN PGP PUBLIC KEY BLOCK-----\n\nmDME\n', 'cannot be read as an OpenPGP keyring (armored key block without END'),
+])
+def test_strip_refuses(data, error):
+    with pytest.raises(_openpgp.KeyFileError) as caught:
+        _openpgp.strip_key(data(), DOCKER_FPR)
+    assert error in str(caught.value)
+
+
+def test_strip_needs_a_fingerprint():
+    with pytest.raises(ValueError):
+        _openpgp.strip_key(key_bytes('docker-and-other.gpg'), ' ')
