@@ -13,6 +13,8 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 STATUS_PATH = '/var/lib/dpkg/status'
+#: dpkg's status file of a large host is several megabytes; HostFS reads 4 by default.
+STATUS_LIMIT = 256 * 1024 * 1024
 
 #: dpkg states in which the package's files are on disk (``dpkg -s`` says installed or
 #: half way there); ``config-files``, ``half-installed`` and ``not-installed`` are not.
@@ -55,3 +57,10 @@ def parse_status(text, names):
     for name in names:
         found.setdefault(name, not_installed())
     return found
+
+
+def read_status(fs, names, status_path=STATUS_PATH):
+    """:func:`parse_status` of the status file at host path ``status_path``, read through
+    ``fs`` (a :class:`~._hostfs.HostFS`); every package not installed without the file."""
+    text = fs.read_text(status_path, missing_ok=True, limit=STATUS_LIMIT) or ''
+    return parse_status(text, list(names))

@@ -22,18 +22,22 @@ __metaclass__ = type
 import hashlib
 import stat
 
-from ansible_collections.nsguard.docker.plugins.module_utils import _apt_sources, _dpkg
+from ansible_collections.nsguard.docker.plugins.module_utils import _apt_sources, _dpkg, _systemd
 from ansible_collections.nsguard.docker.plugins.module_utils._hostfs import HostFS
+# The systemctl parser lives in _systemd (the rootless inspection uses it too).
+from ansible_collections.nsguard.docker.plugins.module_utils._systemd import (  # noqa: F401  pylint: disable=unused-import
+    UNIT_PROPERTIES,
+    parse_systemctl_show,
+    unknown_unit,
+)
 
 #: Where host paths are read (the units point these at fixture trees).
 ETC_ROOT = '/etc'
 RUN_ROOT = '/run'
 DPKG_STATUS = _dpkg.STATUS_PATH
-#: dpkg's status file of a large host is several megabytes; HostFS reads 4 by default.
-DPKG_STATUS_LIMIT = 256 * 1024 * 1024
+DPKG_STATUS_LIMIT = _dpkg.STATUS_LIMIT
 SOCKET_PATH = '/run/docker.sock'
 UNITS = ('docker.socket', 'docker.service')
-UNIT_PROPERTIES = ('LoadState', 'ActiveState', 'UnitFileState')
 
 
 def host_fs():
@@ -41,40 +45,9 @@ def host_fs():
     return HostFS(etc_root=ETC_ROOT, run_root=RUN_ROOT)
 
 
-def unknown_unit():
-    return dict((prop, 'unknown') for prop in UNIT_PROPERTIES)
-
-
-def parse_systemctl_show(text, units):
-    """``{unit: {LoadState, ActiveState, UnitFileState}}`` from ``systemctl show
-    --property=Id,LoadState,ActiveState,UnitFileState -- UNITS...`` output.
-
-    systemctl prints one block per unit, in the order asked, separated by blank lines.
-    A unit without a unit file has an empty ``UnitFileState``, reported as ``none``;
-    a unit systemctl printed nothing for stays ``unknown``.
-    """
-    result = dict((unit, unknown_unit()) for unit in units)
-    blocks = text.strip().split('\n\n') if text.strip() else []
-    for unit, block in zip(units, blocks):
-        props = {}
-        for line in block.splitlines():
-            if '=' in line:
-                key, value = line.split('=', 1)
-                props[key] = value
-        props.pop('Id', None)
-        result[unit].update(props)
-        result[unit]['UnitFileState'] = result[unit].get('UnitFileState') or 'none'
-    return result
-
-
 def unit_states(run, which, units=UNITS):
-    """:func:`parse_systemctl_show` of this host; every state ``unknown`` without systemctl."""
-    units = list(units)
-    systemctl = which('systemctl')
-    if not units or not systemctl:
-        return dict((unit, unknown_unit()) for unit in units)
-    _rc, out, _err = run([systemctl, 'show', '--property=Id,' + ','.join(UNIT_PROPERTIES), '--'] + units)
-    return parse_systemctl_show(out or '', units)
+    """:func:`._systemd.unit_states` of ``units`` (default both rootful units)."""
+    return _systemd.unit_states(run, which, units)
 
 
 def dpkg_architecture(run, which):
@@ -104,10 +77,8 @@ def file_facts(fs, path, with_text=False):
 
 
 def package_states(fs, names, status_path=None):
-    """:func:`._dpkg.parse_status` of this host's status file for ``names``."""
-    status_path = status_path or DPKG_STATUS
-    text = fs.read_text(status_path, missing_ok=True, limit=DPKG_STATUS_LIMIT) or ''
-    return _dpkg.parse_status(text, list(names))
+    """:func:`._dpkg.read_status` of this host's status file for ``names``."""
+    return _dpkg.read_status(fs, names, status_path or DPKG_STATUS)
 
 
 def inspect(fs, run, which, packages, key_path, pin_file, sources_file, repo_urls,

@@ -252,13 +252,14 @@ def _open_regular(parent, name, shown):
 FileState = collections.namedtuple('FileState', 'data stat real dir_trusted')
 
 
-def read_file(path, follow=True):
+def read_file(path, follow=True, limit=None):
     """:class:`FileState` of ``path``: its bytes (None if it does not exist), its
     ``os.stat_result`` (None), its real path and whether its directory is trusted.
 
     Reached as :func:`open_dir` does; a symbolic link as the last component is followed
     only with ``follow`` and only in a trusted directory. Only a regular file is read
-    (a FIFO planted there cannot make the caller hang).
+    (a FIFO planted there cannot make the caller hang), and with ``limit`` no more than
+    that many bytes of it (a huge file another user made cannot fill the caller's memory).
     """
     try:
         parent, name, st_ = _locate(path, follow)
@@ -271,11 +272,15 @@ def read_file(path, follow=True):
         fd, st_ = _open_regular(parent, name, real)
         try:
             chunks = []
-            while True:
-                chunk = os.read(fd, 1 << 16)
+            left = limit
+            while left is None or left > 0:
+                chunk = os.read(fd, 1 << 16 if left is None else min(1 << 16, left))
                 if not chunk:
-                    return FileState(b''.join(chunks), st_, real, parent.trusted)
+                    break
                 chunks.append(chunk)
+                if left is not None:
+                    left -= len(chunk)
+            return FileState(b''.join(chunks), st_, real, parent.trusted)
         finally:
             os.close(fd)
 

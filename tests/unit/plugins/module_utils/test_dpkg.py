@@ -13,7 +13,7 @@ import pytest
 
 from ansible_collections.nsguard.docker.plugins.module_utils import _dpkg
 
-from engine_helpers import ENGINE, VERSION
+from engine_helpers import ENGINE, VERSION, TreeFS
 
 
 @pytest.fixture(scope='module')
@@ -54,3 +54,13 @@ def test_empty_status_and_odd_status_line():
     assert _dpkg.parse_status('', ['x']) == {'x': _dpkg.not_installed()}
     pkgs = _dpkg.parse_status('Package: x\nStatus: install\nVersion: 1\n', ['x'])
     assert pkgs['x'] == {'installed': False, 'version': '1', 'selection': 'install', 'state': ''}
+
+
+def test_read_status_through_a_host_fs(tmp_path):
+    fs = TreeFS(str(tmp_path))
+    status = os.path.join(ENGINE, 'dpkg', 'status')
+    assert _dpkg.read_status(fs, ['docker-ce'], status)['docker-ce']['version'] == VERSION
+    # no status file: nothing is installed, and that is no error
+    missing = str(tmp_path / 'var' / 'lib' / 'dpkg' / 'status')
+    assert _dpkg.read_status(fs, ['docker-ce'], missing) == {'docker-ce': _dpkg.not_installed()}
+    assert fs.errors == []

@@ -30,20 +30,6 @@ def dpkg_status(monkeypatch):
     return point
 
 
-def test_parse_systemctl_show():
-    text = ('Id=docker.socket\nLoadState=loaded\nActiveState=active\nUnitFileState=enabled\n\n'
-            'Id=docker.service\nLoadState=not-found\nActiveState=inactive\nUnitFileState=\n')
-    assert _engine_inspect.parse_systemctl_show(text, ['docker.socket', 'docker.service']) == {
-        'docker.socket': {'LoadState': 'loaded', 'ActiveState': 'active', 'UnitFileState': 'enabled'},
-        'docker.service': {'LoadState': 'not-found', 'ActiveState': 'inactive', 'UnitFileState': 'none'},
-    }
-
-
-def test_parse_systemctl_show_nothing_printed():
-    assert _engine_inspect.parse_systemctl_show('', ['docker.service']) == {
-        'docker.service': {'LoadState': 'unknown', 'ActiveState': 'unknown', 'UnitFileState': 'unknown'}}
-
-
 def test_unit_states_asks_systemctl_once():
     cmds = FakeCommands()
     states = _engine_inspect.unit_states(cmds.run, cmds.which)

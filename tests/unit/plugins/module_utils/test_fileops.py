@@ -179,6 +179,15 @@ def test_directory_is_not_a_file(tmp_path):
     assert 'is a directory' in str(err.value)
 
 
+def test_read_file_reads_at_most_the_limit(tmp_path):
+    path = tmp_path / 'profile'
+    path.write_bytes(b'x' * 200000)
+    assert fileops.read_file(str(path), limit=70000).data == b'x' * 70000
+    assert fileops.read_file(str(path), limit=0).data == b''
+    assert len(fileops.read_file(str(path)).data) == 200000
+    assert fileops.read_file(str(path), limit=1 << 20).data == b'x' * 200000
+
+
 def test_missing_file_in_missing_directory_reads_as_absent(tmp_path):
     state = fileops.read_file(str(tmp_path / 'a' / 'b' / 'c'))
     assert state.data is None and state.stat is None
