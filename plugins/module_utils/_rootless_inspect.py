@@ -84,6 +84,8 @@ PROFILE_END = '# END nsguard.docker.rootless'
 INFO_TIMEOUT = 5.0
 #: Seconds ``rootlesskit true`` may take.
 USERNS_TIMEOUT = 60
+#: Bytes read of a /proc/sys file (the kernel refuses a read of HostFS's 4 MiB default).
+KNOB_READ_LIMIT = 4096
 #: Bytes read at most of a file in a user's home.
 USER_FILE_LIMIT = 1 << 20
 USER_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin'
@@ -101,7 +103,9 @@ def knobs(fs):
     """``{knob: value}`` of the :data:`KNOBS` the kernel has (stripped text)."""
     out = {}
     for name, path in KNOBS:
-        value = fs.read_text(path, missing_ok=True)
+        # A sysctl refuses a read larger than the kernel will allocate (ENOMEM for
+        # HostFS's default 4 MiB); a value is a line.
+        value = fs.read_text(path, missing_ok=True, limit=KNOB_READ_LIMIT)
         if value is not None:
             out[name] = value.strip()
     return out

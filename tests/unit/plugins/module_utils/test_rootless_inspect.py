@@ -239,6 +239,18 @@ def test_knobs_report_only_what_the_kernel_has(host):
                                    'kernel.apparmor_restrict_unprivileged_userns': '1'}
 
 
+@pytest.mark.skipif(not os.path.exists('/proc/sys/user/max_user_namespaces'),
+                    reason='a kernel without user namespaces')
+def test_knobs_read_this_hosts_proc_sys():
+    # /proc/sys refuses a read of HostFS's default size (ENOMEM): a fixture tree of regular
+    # files cannot show that, this host's /proc can.
+    fs = ri.host_fs()
+    knobs = ri.knobs(fs)
+    assert fs.errors == []
+    with open('/proc/sys/user/max_user_namespaces') as handle:
+        assert knobs['user.max_user_namespaces'] == handle.read().strip()
+
+
 def test_package_states_read_dpkgs_status_file(host):
     with open(host.path('var/lib/dpkg/status'), 'a') as handle:
         handle.write('\nPackage: slirp4netns\nStatus: deinstall ok config-files\nArchitecture: arm64\nVersion: 1\n')
