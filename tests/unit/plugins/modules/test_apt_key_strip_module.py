@@ -22,6 +22,7 @@ from ansible_collections.nsguard.docker.plugins.modules import apt_key_strip
 
 from engine_helpers import DOCKER_FPR, OTHER_FPR, key_bytes
 from module_args import patch_module_args
+from module_helpers import check_options
 
 SHARED = key_bytes('docker-and-other.gpg')  # DOCKER, then OTHER (gpg exports in creation order)
 SPACED = ' '.join(DOCKER_FPR[i:i + 4] for i in range(0, 40, 4))
@@ -74,12 +75,7 @@ def test_documentation_matches_the_argument_spec():
     assert set(doc['attributes']) == {'check_mode', 'diff_mode', 'idempotent'}
     assert all(doc['attributes'][name]['support'] == 'full' for name in doc['attributes'])
     spec = apt_key_strip.argument_spec()
-    assert set(doc['options']) == set(spec)
-    for name, option in doc['options'].items():
-        assert option.get('description'), name
-        for field in ('type', 'default', 'choices', 'elements'):
-            assert option.get(field) == spec[name].get(field), (name, field)
-        assert option.get('required', False) == spec[name].get('required', False), name
+    check_options(doc['options'], spec)
     assert spec['fingerprint']['no_log'] is False
     examples = yaml.safe_load(apt_key_strip.EXAMPLES)
     assert all(set(task) - {'name', 'when'} == {'nsguard.docker.apt_key_strip'} for task in examples)

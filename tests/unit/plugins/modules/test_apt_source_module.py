@@ -25,6 +25,7 @@ from ansible_collections.nsguard.docker.plugins.modules import apt_source
 
 from engine_helpers import DOCKER_FPR, KEYS, MIRROR, OTHER_FPR, key_bytes
 from module_args import patch_module_args
+from module_helpers import check_options
 
 OWNER = (os.geteuid(), os.getegid())
 KEY_URL = 'file://' + os.path.join(KEYS, 'docker.asc')
@@ -104,12 +105,7 @@ def test_documentation_matches_the_argument_spec():
     assert set(doc['attributes']) == {'check_mode', 'diff_mode', 'idempotent'}
     assert all(doc['attributes'][name]['support'] == 'full' for name in doc['attributes'])
     spec = apt_source.argument_spec()
-    assert set(doc['options']) == set(spec)
-    for name, option in doc['options'].items():
-        assert option.get('description'), name
-        for field in ('type', 'default', 'choices', 'elements'):
-            assert option.get(field) == spec[name].get(field), (name, field)
-        assert option.get('required', False) == spec[name].get('required', False), name
+    check_options(doc['options'], spec)
     assert doc['options']['timeout']['default'] == _apt_source.DEFAULT_TIMEOUT
     returned = yaml.safe_load(apt_source.RETURN)
     for name, value in returned.items():

@@ -10,7 +10,6 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import glob
-import hashlib
 import os
 import re
 import sys
@@ -18,23 +17,19 @@ import sys
 import pytest
 import yaml
 
-from ansible.module_utils.basic import AnsibleModule
-
-from ansible_collections.nsguard.docker.plugins.module_utils import _engine_inspect, _engine_plan, _platform
+from ansible_collections.nsguard.docker.plugins.module_utils import _engine_inspect, _engine_plan
 from ansible_collections.nsguard.docker.plugins.modules import engine_info, platform_check
 from ansible_collections.nsguard.docker.tests.unit.conftest import FIXTURES
 
 from audit_helpers import run_module
+from module_helpers import (check_documented, documented_keys, fake_commands, fake_supported_platform,
+                          os_release, tree_checksums, use_os_release)
 from engine_helpers import DOCKER_FPR, MIRROR, VERSION, FakeCommands, TreeFS, host_tree, key_bytes, remove, write
 
 PIN = '/etc/apt/preferences.d/docker-engine'
 SOURCE = '/etc/apt/sources.list.d/docker.sources'
 KEY = '/etc/apt/keyrings/docker.asc'
 CONVERGED = dict(repo_url=MIRROR, repo_key_fingerprint=DOCKER_FPR, version=VERSION, hold=True)
-
-
-def os_release(name):
-    return os.path.join(FIXTURES, 'platform', name + '.os-release')
 
 
 class Fake(object):
@@ -44,35 +39,17 @@ class Fake(object):
         self.root = host_tree(tmp_path, tree)
         self.owners = {}
         self.commands = FakeCommands()
-        run = tmp_path / 'platform-run'
-        (run / 'systemd' / 'system').mkdir(parents=True)
-        proc = tmp_path / 'platform-proc'
-        (proc / '1').mkdir(parents=True)
-        (proc / '1' / 'comm').write_text(u'systemd\n')
-        monkeypatch.setattr(_platform, 'RUN_ROOT', str(run))
-        monkeypatch.setattr(_platform, 'PROC_ROOT', str(proc))
-        monkeypatch.setattr(_platform, 'OS_RELEASE_PATHS', (os_release('ubuntu-24.04'),))
-        monkeypatch.setattr(_platform, '_uname_machine', lambda: 'x86_64')
-        monkeypatch.setattr(_platform, '_interpreter_version', lambda: (3, 12, 3, 'final', 0))
+        fake_supported_platform(tmp_path, monkeypatch)
         monkeypatch.setattr(_engine_inspect, 'host_fs', lambda: TreeFS(self.root, self.owners))
         monkeypatch.setattr(_engine_inspect, 'DPKG_STATUS', os.path.join(self.root, 'var/lib/dpkg/status'))
-        commands = self.commands
-        monkeypatch.setattr(AnsibleModule, 'run_command', lambda module, argv, **kw: commands.run(argv))
-        monkeypatch.setattr(AnsibleModule, 'get_bin_path', lambda module, name, *a, **kw: commands.which(name))
+        fake_commands(monkeypatch, self.commands)
         self.monkeypatch = monkeypatch
 
     def os_release(self, name):
-        self.monkeypatch.setattr(_platform, 'OS_RELEASE_PATHS', (os_release(name),))
+        use_os_release(self.monkeypatch, name)
 
     def checksums(self):
-        sums = {}
-        for directory, _dirs, files in os.walk(self.root):
-            for name in files:
-                path = os.path.join(directory, name)
-                st_ = os.lstat(path)
-                with open(path, 'rb') as handle:
-                    sums[path] = (hashlib.sha256(handle.read()).hexdigest(), st_.st_mode, st_.st_mtime)
-        return sums
+        return tree_checksums(self.root)
 
 
 @pytest.fixture
@@ -85,20 +62,6 @@ def run(capsys, check_mode=False, **args):
 
 
 # ---------------------------------------------------------------------------- documentation
-
-def documented_keys(node):
-    return dict((name, documented_keys(value.get('contains') or {})) for name, value in node.items())
-
-
-def check_documented(value, documented, where):
-    """Every key of a returned dict is documented, down to where the documentation stops
-    (a dict keyed by path, package or unit is documented as a whole)."""
-    assert isinstance(value, dict), where
-    for key in value:
-        assert key in documented, '%s.%s is not documented' % (where, key)
-        if documented[key]:
-            check_documented(value[key], documented[key], '%s.%s' % (where, key))
-
 
 def test_documentation():
     doc = yaml.safe_load(engine_info.DOCUMENTATION)

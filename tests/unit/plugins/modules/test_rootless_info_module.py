@@ -10,29 +10,24 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import glob
-import hashlib
 import os
 import re
 
 import pytest
 import yaml
 
-from ansible.module_utils.basic import AnsibleModule
-
-from ansible_collections.nsguard.docker.plugins.module_utils import _platform, _rootless_plan
+from ansible_collections.nsguard.docker.plugins.module_utils import _rootless_plan
 from ansible_collections.nsguard.docker.plugins.modules import platform_check, rootless_info
 from ansible_collections.nsguard.docker.tests.unit.conftest import FIXTURES
 
 from audit_helpers import run_module
+from module_helpers import (check_documented, check_options, documented_keys, fake_commands, fake_supported_platform,
+                          os_release, tree_checksums, use_os_release)
 from rootless_helpers import FakeHost
 
 SYSCTL = '/etc/sysctl.d/99-nsguard-rootless.conf'
 PROFILE_D = '/etc/profile.d/nsguard-rootless-docker.sh'
 ROLE = os.path.join(FIXTURES, '..', '..', '..', 'roles', 'rootless')
-
-
-def os_release(name):
-    return os.path.join(FIXTURES, 'platform', name + '.os-release')
 
 
 class Fake(FakeHost):
@@ -41,36 +36,15 @@ class Fake(FakeHost):
     def __init__(self, tmp_path, monkeypatch):
         super(Fake, self).__init__(tmp_path)
         self.patch(monkeypatch)
-        run = tmp_path / 'platform-run'
-        (run / 'systemd' / 'system').mkdir(parents=True)
-        proc = tmp_path / 'platform-proc'
-        (proc / '1').mkdir(parents=True)
-        (proc / '1' / 'comm').write_text(u'systemd\n')
-        monkeypatch.setattr(_platform, 'RUN_ROOT', str(run))
-        monkeypatch.setattr(_platform, 'PROC_ROOT', str(proc))
-        monkeypatch.setattr(_platform, 'OS_RELEASE_PATHS', (os_release('ubuntu-24.04'),))
-        monkeypatch.setattr(_platform, '_uname_machine', lambda: 'x86_64')
-        monkeypatch.setattr(_platform, '_interpreter_version', lambda: (3, 12, 3, 'final', 0))
-        commands = self.commands
-        monkeypatch.setattr(AnsibleModule, 'run_command', lambda module, argv, **kw: commands.run(argv))
-        monkeypatch.setattr(AnsibleModule, 'get_bin_path', lambda module, name, *a, **kw: commands.which(name))
+        fake_supported_platform(tmp_path, monkeypatch)
+        fake_commands(monkeypatch, self.commands)
         self.monkeypatch = monkeypatch
 
     def os_release(self, name):
-        self.monkeypatch.setattr(_platform, 'OS_RELEASE_PATHS', (os_release(name),))
+        use_os_release(self.monkeypatch, name)
 
     def checksums(self):
-        sums = {}
-        for directory, _dirs, files in os.walk(self.root):
-            for name in files:
-                path = os.path.join(directory, name)
-                st_ = os.lstat(path)
-                data = b''
-                if os.path.isfile(path) and not os.path.islink(path):
-                    with open(path, 'rb') as handle:
-                        data = handle.read()
-                sums[path] = (hashlib.sha256(data).hexdigest(), st_.st_mode, st_.st_mtime, st_.st_uid, st_.st_gid)
-        return sums
+        return tree_checksums(self.root)
 
 
 @pytest.fixture
@@ -91,33 +65,6 @@ def role_yaml(*parts):
 
 
 # ---------------------------------------------------------------------------- documentation
-
-def documented_keys(node):
-    return dict((name, documented_keys(value.get('contains') or {})) for name, value in node.items())
-
-
-def check_documented(value, documented, where):
-    """Every key of a returned dict is documented, down to where the documentation stops
-    (a dict keyed by path, package, unit or user is documented as a whole)."""
-    assert isinstance(value, dict), where
-    for key in value:
-        assert key in documented, '%s.%s is not documented' % (where, key)
-        if documented[key]:
-            check_documented(value[key], documented[key], '%s.%s' % (where, key))
-
-
-def check_options(options, spec, where):
-    assert set(options) == set(spec), where
-    for name, option in options.items():
-        assert option.get('description'), (where, name)
-        assert option['type'] == spec[name]['type'], (where, name)
-        assert option.get('default') == spec[name].get('default'), (where, name)
-        assert option.get('choices') == spec[name].get('choices'), (where, name)
-        assert option.get('elements') == spec[name].get('elements'), (where, name)
-        assert option.get('required', False) == spec[name].get('required', False), (where, name)
-        if 'suboptions' in option or 'options' in spec[name]:
-            check_options(option['suboptions'], spec[name]['options'], '%s.%s' % (where, name))
-
 
 def test_documentation():
     doc = yaml.safe_load(rootless_info.DOCUMENTATION)
