@@ -22,8 +22,8 @@ from ansible_collections.nsguard.docker.plugins.modules import engine_info, plat
 from ansible_collections.nsguard.docker.tests.unit.conftest import FIXTURES
 
 from audit_helpers import run_module
-from module_helpers import (check_documented, documented_keys, fake_commands, fake_supported_platform,
-                          os_release, tree_checksums, use_os_release)
+from module_helpers import (check_documented, documented_keys, fake_commands,
+                            fake_supported_platform, tree_checksums, use_os_release)
 from engine_helpers import DOCKER_FPR, MIRROR, VERSION, FakeCommands, TreeFS, host_tree, key_bytes, remove, write
 
 PIN = '/etc/apt/preferences.d/docker-engine'

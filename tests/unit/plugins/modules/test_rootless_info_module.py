@@ -21,8 +21,8 @@ from ansible_collections.nsguard.docker.plugins.modules import platform_check, r
 from ansible_collections.nsguard.docker.tests.unit.conftest import FIXTURES
 
 from audit_helpers import run_module
-from module_helpers import (check_documented, check_options, documented_keys, fake_commands, fake_supported_platform,
-                          os_release, tree_checksums, use_os_release)
+from module_helpers import (check_documented, check_options, documented_keys, fake_commands,
+                            fake_supported_platform, tree_checksums, use_os_release)
 from rootless_helpers import FakeHost
 
 SYSCTL = '/etc/sysctl.d/99-nsguard-rootless.conf'
