@@ -230,10 +230,6 @@ facts:
       description: C(id) (os-release C(ID)), C(codename) and C(deb_arch) (C(dpkg --print-architecture), empty when dpkg could not say).
       type: dict
       sample: {id: ubuntu, codename: noble, deb_arch: amd64}
-    python:
-      description: The interpreter running the module.
-      type: str
-      sample: /usr/bin/python3
     keyrings:
       description:
         - By path (O(repo_key_path)) C(exists), C(fingerprints) (primary keys, upper-case
@@ -373,7 +369,6 @@ plan:
       sample: {docker.service: {loaded: true, mask: false, unmask: false, drifted: false}}
 '''
 
-import sys
 
 from ansible.module_utils.basic import AnsibleModule
 
@@ -443,7 +438,6 @@ def main():
         fingerprint=params['expected_fingerprint'],
     )
     facts['os'].update(id=platform['distribution'], codename=platform['codename'])
-    facts['python'] = sys.executable or '/usr/bin/python3'
     facts['docker_key_in_shared_keyring'] = bool(facts['legacy']['shared'])
     plan = _engine_plan.plan(params, platform, facts)
     module.exit_json(changed=False, platform=platform, problems=[], facts=facts, plan=plan)
