@@ -24,12 +24,6 @@ import stat
 
 from ansible_collections.nsguard.docker.plugins.module_utils import _apt_sources, _dpkg, _systemd
 from ansible_collections.nsguard.docker.plugins.module_utils._hostfs import HostFS
-# The systemctl parser lives in _systemd (the rootless inspection uses it too).
-from ansible_collections.nsguard.docker.plugins.module_utils._systemd import (  # noqa: F401  pylint: disable=unused-import
-    UNIT_PROPERTIES,
-    parse_systemctl_show,
-    unknown_unit,
-)
 
 #: Where host paths are read (the units point these at fixture trees).
 ETC_ROOT = '/etc'

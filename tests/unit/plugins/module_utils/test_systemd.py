@@ -7,7 +7,7 @@
 from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
-from ansible_collections.nsguard.docker.plugins.module_utils import _engine_inspect, _systemd
+from ansible_collections.nsguard.docker.plugins.module_utils import _systemd
 
 from engine_helpers import FakeCommands
 
@@ -46,7 +46,3 @@ def test_unit_states_of_no_unit_start_nothing():
     cmds = FakeCommands()
     assert _systemd.unit_states(cmds.run, cmds.which, []) == {}
     assert cmds.calls == []
-
-
-def test_the_engine_inspection_uses_the_same_parser():
-    assert _engine_inspect.parse_systemctl_show is _systemd.parse_systemctl_show
