@@ -287,6 +287,7 @@ def qemu_pid(name):
 VM_MEMORY = 3072
 VM_CPUS = 1
 BOOT_TIMEOUT = 300  # seconds per attempt: a cold boot took 118-154 s beside a busy process
+REBOOT_TIMEOUT = 600  # a reboot is a shutdown and a boot, with no retry: twice a boot's bound
 
 
 def ssh_base(inst):
@@ -372,21 +373,59 @@ def boot(name, p, layer=None, port=None):
     return inst
 
 
-def wait_for_ssh(name, inst, timeout):
+def ssh_banner(inst, timeout=3):
+    """True when the guest's sshd sends its version line within `timeout` seconds. QEMU's
+    user network accepts the forwarded port at once, guest up or not: an ssh attempt on a
+    guest still booting waits its whole ConnectTimeout for a banner that never comes (30 s
+    lost per try in Ansible's reboot module), where this probe costs `timeout`."""
+    try:
+        with socket.create_connection((inst["address"], inst["port"]), timeout=timeout) as s:
+            s.settimeout(timeout)
+            return s.recv(64).startswith(b"SSH-")
+    except OSError:
+        return False
+
+
+def wait_for_ssh(name, inst, timeout, ready=None):
+    """Wait until SSH to VM `name` runs a command, bounded by `timeout`. `ready(stdout)`:
+    whether the command's output is the awaited one (default: the boot has settled)."""
     deadline = time.time() + timeout
+    command = "systemctl is-system-running --wait >/dev/null; true" if ready is None \
+        else "cat /proc/sys/kernel/random/boot_id"
     while time.time() < deadline:
         if qemu_pid(name) is None:
             raise LabError("QEMU for %s exited during boot" % name)
+        if not ssh_banner(inst):
+            time.sleep(1)
+            continue
         try:
-            r = subprocess.run(check=False, args=ssh_base(inst) + ["systemctl is-system-running --wait >/dev/null; true"],
-                               stdin=subprocess.DEVNULL, capture_output=True,
+            r = subprocess.run(check=False, args=ssh_base(inst) + [command],
+                               stdin=subprocess.DEVNULL, capture_output=True, text=True,
                                timeout=max(5, deadline - time.time()))
         except subprocess.TimeoutExpired:
             break
-        if r.returncode == 0:
+        if r.returncode == 0 and (ready is None or ready(r.stdout)):
             return
         time.sleep(2)
     raise LabError("no SSH on 127.0.0.1:%d after %ds" % (inst["port"], timeout))
+
+
+def wait_reboot(name, boot_id, timeout=REBOOT_TIMEOUT):
+    """Wait until VM `name` answers SSH from a boot other than `boot_id` (the guest's
+    /proc/sys/kernel/random/boot_id before its reboot); the seconds it took. A guest that
+    does not come back fails with its console."""
+    started = time.time()
+    try:
+        with open(os.path.join(instance_dir(name), "instance.json")) as f:
+            inst = json.load(f)
+    except (OSError, ValueError) as e:
+        raise LabError("no running instance %s: %s" % (name, e))
+    try:
+        wait_for_ssh(name, inst, timeout, ready=lambda out: out.strip() not in ("", boot_id.strip()))
+    except LabError as e:
+        print_console(name)
+        raise LabError("%s did not come back from its reboot: %s" % (name, e))
+    return round(time.time() - started, 1)
 
 
 def ssh_run(inst, command, timeout, stdin=None):
@@ -1300,6 +1339,10 @@ def main(argv=None):
     d = sub.add_parser("down", help="stop VMs and remove their overlays")
     d.add_argument("name", nargs="?")
     d.add_argument("--all", action="store_true")
+    w = sub.add_parser("wait-reboot", help="wait until a VM answers SSH from a new boot; prints the seconds")
+    w.add_argument("name")
+    w.add_argument("--boot-id", required=True, help="the guest's boot_id before its reboot")
+    w.add_argument("--timeout", type=int, default=REBOOT_TIMEOUT)
     c = sub.add_parser("console", help="print a VM's serial console")
     c.add_argument("name")
     c.add_argument("--lines", type=int, default=200)
@@ -1327,6 +1370,8 @@ def main(argv=None):
                 down(args.name)
             else:
                 ap.error("down needs a NAME or --all")
+        elif args.cmd == "wait-reboot":
+            print(json.dumps({"instance": args.name, "seconds": wait_reboot(args.name, args.boot_id, args.timeout)}))
         elif args.cmd == "console":
             print_console(args.name, args.lines)
         elif args.cmd == "paths":

@@ -531,3 +531,70 @@ def test_prioritize_raises_a_vm_sessions_priority_where_permitted():
     finally:
         vm.kill()
         vm.wait()
+
+
+def _listener(send):
+    """A local TCP port that accepts and sends `send` (b"" sends nothing, as QEMU's user
+    network does for a guest still booting); the port and a stop function."""
+    import socket
+    import threading
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen(4)
+    held = []
+
+    def serve():
+        while True:
+            try:
+                conn, _ = server.accept()
+            except OSError:
+                return
+            held.append(conn)
+            if send:
+                conn.sendall(send)
+
+    threading.Thread(target=serve, daemon=True).start()
+
+    def stop():
+        server.close()
+        for conn in held:
+            conn.close()
+    return server.getsockname()[1], stop
+
+
+def test_the_banner_probe_tells_a_booting_guest_from_a_listening_sshd():
+    silent, stop_silent = _listener(b"")
+    sshd, stop_sshd = _listener(b"SSH-2.0-OpenSSH_9.6p1 Ubuntu-3ubuntu13\r\n")
+    try:
+        started = time.time()
+        assert not lab.ssh_banner({"address": "127.0.0.1", "port": silent}, timeout=1)
+        assert time.time() - started < 5  # bounded by the probe's timeout, not ssh's
+        assert lab.ssh_banner({"address": "127.0.0.1", "port": sshd}, timeout=1)
+    finally:
+        stop_silent()
+        stop_sshd()
+
+
+def test_wait_reboot_returns_once_the_boot_id_changed_and_fails_with_the_console(monkeypatch, tmp_path, capsys):
+    (tmp_path / "instance.json").write_text('{"instance": "vm1", "address": "127.0.0.1", "port": 1}')
+    (tmp_path / "console.log").write_text("[  OK  ] Reached target reboot.target\n")
+    monkeypatch.setattr(lab, "instance_dir", lambda name: str(tmp_path))
+    monkeypatch.setattr(lab, "qemu_pid", lambda name: 4242)
+    monkeypatch.setattr(lab.time, "sleep", lambda s: None)
+    banners = iter([False, False, True, True, True])
+    monkeypatch.setattr(lab, "ssh_banner", lambda inst: next(banners))
+    answers = iter(["old-id\n", "new-id\n"])  # the old sshd answers once more before it stops
+    seen = []
+
+    def fake_run(args, **kwargs):
+        seen.append(args[-1])
+        return subprocess.CompletedProcess(args, 0, next(answers), "")
+    monkeypatch.setattr(lab.subprocess, "run", fake_run)
+    monkeypatch.setattr(lab, "ssh_base", lambda inst: ["ssh"])
+    assert lab.wait_reboot("vm1", "old-id", timeout=60) >= 0
+    assert seen == ["cat /proc/sys/kernel/random/boot_id"] * 2
+
+    monkeypatch.setattr(lab, "ssh_banner", lambda inst: False)
+    with pytest.raises(lab.LabError, match="vm1 did not come back from its reboot: no SSH"):
+        lab.wait_reboot("vm1", "old-id", timeout=0.01)
+    assert "Reached target reboot.target" in capsys.readouterr().err
