@@ -48,4 +48,4 @@ done
 # Molecule and ansible-playbook find this checkout as the collection nsguard.docker here.
 mkdir -p .cache/collections/ansible_collections/nsguard
 ln -sfn "$PWD" .cache/collections/ansible_collections/nsguard/docker
-echo "setup: done (.venv: $(.venv/bin/ansible --version | head -1))"
+echo "setup: done (.venv: $(.venv/bin/ansible --version | sed -n 1p))"

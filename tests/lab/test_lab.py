@@ -546,7 +546,7 @@ def _listener(send):
     def serve():
         while True:
             try:
-                conn, _ = server.accept()
+                conn = server.accept()[0]
             except OSError:
                 return
             held.append(conn)
