@@ -410,16 +410,21 @@ def wait_for_ssh(name, inst, timeout, ready=None):
     raise LabError("no SSH on 127.0.0.1:%d after %ds" % (inst["port"], timeout))
 
 
+def running_instance(name):
+    """The connection details `boot` wrote for VM `name` (LabError when it has none)."""
+    try:
+        with open(os.path.join(instance_dir(name), "instance.json")) as f:
+            return json.load(f)
+    except (OSError, ValueError) as e:
+        raise LabError("no running instance %s: %s" % (name, e))
+
+
 def wait_reboot(name, boot_id, timeout=REBOOT_TIMEOUT):
     """Wait until VM `name` answers SSH from a boot other than `boot_id` (the guest's
     /proc/sys/kernel/random/boot_id before its reboot); the seconds it took. A guest that
     does not come back fails with its console."""
     started = time.time()
-    try:
-        with open(os.path.join(instance_dir(name), "instance.json")) as f:
-            inst = json.load(f)
-    except (OSError, ValueError) as e:
-        raise LabError("no running instance %s: %s" % (name, e))
+    inst = running_instance(name)
     try:
         wait_for_ssh(name, inst, timeout, ready=lambda out: out.strip() not in ("", boot_id.strip()))
     except LabError as e:
@@ -1048,12 +1053,7 @@ def check_findings(lines):
 
 def on_vm(name, command, timeout=120):
     """Run `command` as root on a lab VM; its stdout lines (LabError if it fails)."""
-    try:
-        with open(os.path.join(instance_dir(name), "instance.json")) as f:
-            inst = json.load(f)
-    except (OSError, ValueError) as e:
-        raise LabError("no running instance %s: %s" % (name, e))
-    return ssh_run(inst, command, timeout)
+    return ssh_run(running_instance(name), command, timeout)
 
 
 # A fixed CPU-bound workload timed inside a just-restored guest (compile Python source,

@@ -1,8 +1,10 @@
 """Units for the lab program's pure parts (no VM, no root)."""
 import importlib.util
 import os
+import socket
 import subprocess
 import sys
+import threading
 import time
 
 import pytest
@@ -536,8 +538,6 @@ def test_prioritize_raises_a_vm_sessions_priority_where_permitted():
 def _listener(send):
     """A local TCP port that accepts and sends `send` (b"" sends nothing, as QEMU's user
     network does for a guest still booting); the port and a stop function."""
-    import socket
-    import threading
     server = socket.socket()
     server.bind(("127.0.0.1", 0))
     server.listen(4)
