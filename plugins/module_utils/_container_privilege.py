@@ -59,6 +59,7 @@ import re
 
 from ansible_collections.nsguard.docker.plugins.module_utils import (
     _capabilities,
+    _daemons,
     _findings,
     _proc_parsers,
     mount_scan,
@@ -149,13 +150,11 @@ def normalize_host_path(path):
     norm = posixpath.normpath(path)
     if norm.startswith('//'):
         norm = '/' + norm.lstrip('/')
-    if norm == '/var/run' or norm.startswith('/var/run/'):
-        norm = '/run' + norm[len('/var/run'):]
-    return norm
+    return _daemons.canonical_socket_path(norm)
 
 
 def _below(path, trees):
-    return any(path == top or path.startswith(top + '/') for top in trees)
+    return any(mount_scan.below(path, top) is not None for top in trees)
 
 
 def classify_host_path(path, writable):
@@ -295,14 +294,6 @@ def _devices(host_config):
 # --------------------------------------------------------------------------------------
 
 
-def _inside_id(ranges, outside_id):
-    """Inside id of ``outside_id`` under an id map, or None when unmapped."""
-    for entry in ranges or ():
-        if entry['outside'] <= outside_id < entry['outside'] + entry['count']:
-            return entry['inside'] + outside_id - entry['outside']
-    return None
-
-
 def _api_acts_on_host(userns_mode, daemon_mode):
     """(acts_on_host, source) from UsernsMode and the daemon's mode, as namespace_audit's
     evaluate_container: UsernsMode=host under rootless is the daemon's namespace."""
@@ -386,7 +377,7 @@ def container_evidence(inspect=None, status_text=None, uid_map_text=None, namesp
     ev['host_euid'] = uids[1] if uids and len(uids) > 1 else None
     euid = None
     if ev['host_euid'] is not None:
-        euid = _inside_id(uid_map, ev['host_euid']) if uid_map else (
+        euid = _proc_parsers.unmap_id(uid_map, ev['host_euid']) if uid_map else (
             ev['host_euid'] if ev['acts_on_host'] else None)
     ev['euid'] = euid
     api_root = user_is_root(config.get('User')) if api is not None else None

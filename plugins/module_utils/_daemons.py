@@ -29,6 +29,8 @@ ROOTFUL_SOCKETS = ('/var/run/docker.sock', '/run/docker.sock')
 
 def canonical_socket_path(path):
     """/var/run/x and /run/x are the same file on every supported distribution."""
+    if path == '/var/run':
+        return '/run'
     if path.startswith('/var/run/'):
         return '/run/' + path[len('/var/run/'):]
     return path

@@ -67,6 +67,14 @@ def map_id(ranges, inside_id):
     return None
 
 
+def unmap_id(ranges, outside_id):
+    """Inside id for ``outside_id`` under an id map (map_id's inverse), or None when unmapped."""
+    for entry in ranges or ():
+        if entry['outside'] <= outside_id < entry['outside'] + entry['count']:
+            return entry['inside'] + outside_id - entry['outside']
+    return None
+
+
 def is_identity_map(ranges):
     return len(ranges or ()) == 1 and ranges[0]['inside'] == 0 and ranges[0]['outside'] == 0 \
         and ranges[0]['count'] >= 4294967295

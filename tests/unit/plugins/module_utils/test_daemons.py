@@ -32,6 +32,13 @@ def test_load_daemon_json_missing_valid_malformed_and_not_object(host):
     assert [e['kind'] for e in fs.errors] == ['malformed', 'malformed', 'permission']
 
 
+def test_canonical_socket_path_names_var_run_as_run():
+    assert _daemons.canonical_socket_path('/var/run/docker.sock') == '/run/docker.sock'
+    assert _daemons.canonical_socket_path('/var/run') == '/run'
+    assert _daemons.canonical_socket_path('/var/runner/x') == '/var/runner/x'
+    assert _daemons.canonical_socket_path('/run/docker.sock') == '/run/docker.sock'
+
+
 def test_user_name_and_passwd_home():
     users = _proc_parsers.parse_etc_passwd(fakehost.fixture_text('etc', 'passwd') + 'short:x:1\n')
     assert _daemons.user_name(users, 1003) == 'deploy'

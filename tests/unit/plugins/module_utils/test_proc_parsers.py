@@ -44,6 +44,10 @@ def test_parse_id_map_and_lookup_rootless_nested_map():
     assert _proc_parsers.map_id(ranges, 1000) == 100999
     assert _proc_parsers.map_id(ranges, 65536) == 165535
     assert _proc_parsers.map_id(ranges, 65537) is None
+    # and back: host 100999 is uid 1000 in the container, host 99999 is not mapped
+    assert _proc_parsers.unmap_id(ranges, 1000) == 0
+    assert _proc_parsers.unmap_id(ranges, 100999) == 1000
+    assert _proc_parsers.unmap_id(ranges, 99999) is None
     assert not _proc_parsers.is_identity_map(ranges)
     assert _proc_parsers.is_identity_map(_proc_parsers.parse_id_map(fakehost.IDENTITY_MAP))
 
@@ -59,6 +63,18 @@ def test_map_id_matches_brute_force(rows, probe):
             expected = outside + probe - inside
             break
     assert _proc_parsers.map_id(ranges, probe) == expected
+
+
+@given(st.lists(st.tuples(st.integers(0, 2 ** 31), st.integers(0, 2 ** 31), st.integers(1, 2 ** 20)),
+                max_size=5), st.integers(0, 2 ** 32))
+def test_unmap_id_matches_brute_force(rows, probe):
+    ranges = _proc_parsers.parse_id_map('\n'.join('%d %d %d' % row for row in rows))
+    expected = None
+    for inside, outside, count in rows:
+        if outside <= probe < outside + count:
+            expected = inside + probe - outside
+            break
+    assert _proc_parsers.unmap_id(ranges, probe) == expected
 
 
 def test_namespace_and_socket_links():
