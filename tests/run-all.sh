@@ -6,9 +6,10 @@
 #   NSGUARD_PLATFORMS="noble"          only the scenarios with a platform on these systems
 #   NSGUARD_ONLY_LAB=1                 only the VM scenarios (no units, linters, sanity, galaxy)
 #   NSGUARD_SKIP_VMS=1                 everything but the VM scenarios
+#   NSGUARD_LAB_LANES=1                one VM scenario at a time (default: two lanes)
 # When the VM scenarios run, the other stages run beside them at a low priority (nice 10)
-# with their output kept until the scenarios are done: the emulated guest mostly keeps one
-# core busy, so they mostly use the idle one (measured in docs/lab.md).
+# with their output kept until the scenarios are done, and this session's CPU group is
+# raised to the guests' while the lab runs (measured in docs/lab.md).
 set -uo pipefail
 cd "$(dirname "$0")/.." || exit 1
 ROOT="$PWD"
@@ -22,6 +23,20 @@ WORK="$(mktemp -d)"
 RESULTS="$WORK/results"  # one line per stage: rc, seconds, name
 : > "$RESULTS"
 static_pid=""
+session_nice=""
+
+# The lab's guests (QEMU) run in CPU groups of their own at a raised priority
+# (tests/lab/lab.py, prioritize), and with two lanes they take both cores beside a busy
+# process. Ansible's controller side and the static stages run in this session's group:
+# raised to the same for the run, they are not left waiting behind the guests (the static
+# stages keep nice 10 within it, below the controller). Put back at exit.
+raise_session() {
+  local group="/proc/$$/autogroup" nice
+  [ -r "$group" ] || return 0
+  nice="$(sed -n 's/.* nice \(-\{0,1\}[0-9]*\)$/\1/p' "$group")"
+  [ -n "$nice" ] && echo -10 2>/dev/null > "$group" && session_nice="$nice"
+  return 0
+}
 
 kill_tree() {  # kill_tree PID: the process and all its descendants
   local child
@@ -31,6 +46,7 @@ kill_tree() {  # kill_tree PID: the process and all its descendants
 
 cleanup() {
   [ -z "$static_pid" ] || kill_tree "$static_pid"
+  [ -z "$session_nice" ] || echo "$session_nice" 2>/dev/null > "/proc/$$/autogroup" || true
   # Only a run that started VMs stops them: a fast run must not kill a lab run beside it.
   [ "${NSGUARD_SKIP_VMS:-0}" = 1 ] || python "$ROOT/tests/lab/lab.py" down --all >/dev/null 2>&1 || true
   rm -rf "$WORK"
@@ -123,6 +139,7 @@ static_stages() {
 }
 
 t_start=$SECONDS
+[ "${NSGUARD_SKIP_VMS:-0}" = 1 ] || raise_session
 if [ "${NSGUARD_ONLY_LAB:-0}" != 1 ]; then
   if [ "${NSGUARD_SKIP_VMS:-0}" = 1 ]; then
     static_stages
@@ -139,6 +156,19 @@ if [ -n "$static_pid" ]; then
   t_wait=$SECONDS
   wait "$static_pid" || true
   static_pid=""
+
+# The lab's guests (QEMU) run in CPU groups of their own at a raised priority
+# (tests/lab/lab.py, prioritize), and with two lanes they take both cores beside a busy
+# process. Ansible's controller side and the static stages run in this session's group:
+# raised to the same for the run, they are not left waiting behind the guests (the static
+# stages keep nice 10 within it, below the controller). Put back at exit.
+raise_session() {
+  local group="/proc/$$/autogroup" nice
+  [ -r "$group" ] || return 0
+  nice="$(sed -n 's/.* nice \(-\{0,1\}[0-9]*\)$/\1/p' "$group")"
+  [ -n "$nice" ] && echo -10 2>/dev/null > "$group" && session_nice="$nice"
+  return 0
+}
   echo
   echo "=== the stages that ran beside the VM lab (waited $((SECONDS - t_wait)) s for them after it) ==="
   cat "$WORK/static.log"

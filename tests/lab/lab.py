@@ -12,7 +12,8 @@ so scenarios run against throwaway VMs booted from one cached base image:
                    bounded timeout and one retry; print the instance as JSON.
   down NAME|--all  stop VMs and delete their overlays.
   console NAME     print a VM's serial console.
-  test SCENARIO..  run molecule scenarios stage by stage, one after another, recording wall
+  test SCENARIO..  run molecule scenarios stage by stage, in two lanes (longest first; each
+                   scenario's output printed whole when it ends), recording wall
                    times to JSON and printing serial consoles when anything fails.
   paths            print the cache paths (image, kernel, initrd, key, pool) as JSON.
 
@@ -34,6 +35,7 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -489,12 +491,12 @@ def console_tail(name, lines):
         return None
 
 
-def print_console(name, lines=80):
+def print_console(name, lines=80, out=None):
     tail = console_tail(name, lines)
     if tail is None:
         return
-    sys.stderr.write("----- serial console of %s (last %d lines) -----\n" % (name, lines))
-    sys.stderr.write("\n".join(tail) + "\n----- end of console -----\n")
+    (out or sys.stderr).write("----- serial console of %s (last %d lines) -----\n%s\n----- end of console -----\n"
+                              % (name, lines, "\n".join(tail)))
 
 
 def up(name, layer=None, timeout=BOOT_TIMEOUT, attempts=2, spec=None, port=None):
@@ -970,20 +972,27 @@ class GuestCrashed(StageEnded):
     """A VM's kernel died (emulation fault, not a test's finding): worth one retry."""
 
 
-def run_teed(argv, env, crashed=None, interval=WATCH_INTERVAL, timeout=None):
-    """Run argv, streaming its output as usual and keeping it for the failure digest.
+# The stages running now (their molecule processes), so that an interrupt ends every lane's.
+_RUNNING = set()
+_LOCK = threading.Lock()  # _RUNNING, _DESTROYS and the files every lane appends to
+
+
+def run_teed(argv, env, crashed=None, interval=WATCH_INTERVAL, timeout=None, out=None):
+    """Run argv, streaming its output to ``out`` (default stdout) and keeping it for the
+    failure digest.
 
     ``crashed``: a callable polled every ``interval`` seconds; when it returns a text, the
     run is killed and :class:`GuestCrashed` raised with that text. ``timeout``: seconds
     after which the run is killed and :class:`StageTimeout` raised."""
+    out = out or sys.stdout
     output = []
     proc = subprocess.Popen(argv, cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                             text=True, errors="replace", bufsize=1)
+    with _LOCK:
+        _RUNNING.add(proc)
     found, expired = [], []
     deadline = time.time() + timeout if timeout else None
     if crashed is not None or deadline:
-        import threading
-
         def watch():
             while proc.poll() is None:
                 why = crashed() if crashed else None
@@ -999,7 +1008,7 @@ def run_teed(argv, env, crashed=None, interval=WATCH_INTERVAL, timeout=None):
         threading.Thread(target=watch, daemon=True).start()
     try:
         for line in proc.stdout:
-            sys.stdout.write(line)
+            out.write(line)
             output.append(line.rstrip("\n"))
         proc.wait()
     except BaseException:
@@ -1007,13 +1016,24 @@ def run_teed(argv, env, crashed=None, interval=WATCH_INTERVAL, timeout=None):
         proc.wait()
         raise
     finally:
+        with _LOCK:
+            _RUNNING.discard(proc)
         proc.stdout.close()
-        sys.stdout.flush()
+        out.flush()
     if found:
         raise GuestCrashed("a VM's kernel died: %s" % found[0], output)
     if expired:
         raise StageTimeout("%s did not finish in %ds" % (" ".join(argv[1:3]), timeout), output)
     return proc.returncode, output
+
+
+def stop_running_stages():
+    """Kill every stage running now (an interrupt of a run with several lanes)."""
+    with _LOCK:
+        procs = list(_RUNNING)
+    for proc in procs:
+        with contextlib.suppress(OSError):
+            proc.kill()
 
 
 # Check mode must change nothing. Around the `check` stage the lab marks the time on each
@@ -1095,6 +1115,11 @@ def digest_path():
     return os.path.join(REPO, "tests", "output", "lab-failures.txt")
 
 
+def append_digest(text):
+    with _LOCK, open(digest_path(), "a") as f:
+        f.write(text)
+
+
 # What explains a failed stage: Ansible's failed tasks (with the TASK header before them),
 # pytest's failures and assertion lines, molecule's own errors.
 _DIGEST_LINE = re.compile(r"^(fatal: |failed: |ERROR |CRITICAL |E  |FAILED |[^ ]*\.py:\d+: |"
@@ -1141,9 +1166,10 @@ ANSIBLE_FOR_SLOW_VMS = {
 STAGE_TIMEOUT = 2400
 
 
-def run_scenario(scenario, molecule, out_dir, may_retry):
+def run_scenario(scenario, molecule, out_dir, may_retry, out=None):
     """Run one scenario's stages on fresh VMs: "passed", "failed" (in the digest), or
-    "retry" when a VM's kernel died and ``may_retry`` allows one more attempt."""
+    "retry" when a VM's kernel died and ``may_retry`` allows one more attempt. The stages'
+    output and any console go to ``out`` (default: stdout and stderr)."""
     seq, platforms = scenario_sequence(scenario)
     record = {"scenario": scenario, "started": datetime.datetime.now(datetime.timezone.utc).isoformat(),
               "image": recipe_hash(), "stages": {}, "result": "passed"}
@@ -1178,7 +1204,7 @@ def run_scenario(scenario, molecule, out_dir, may_retry):
                 mark_before_check(platforms)
             rc, output = run_teed([molecule, stage.replace("_", "-"), "-s", scenario],
                                   env=dict(env, NSGUARD_STAGE=stage), crashed=crashed,
-                                  timeout=STAGE_TIMEOUT)
+                                  timeout=STAGE_TIMEOUT, out=out)
             record["stages"][stage] = round(time.time() - t0, 1)
             if rc != 0:
                 raise LabError("molecule %s failed for scenario %s" % (stage, scenario))
@@ -1196,31 +1222,28 @@ def run_scenario(scenario, molecule, out_dir, may_retry):
                 untruthful = written_by_check(platforms)
                 if untruthful:
                     output = ["ERROR    " + line for line in untruthful]
-                    for line in output:
-                        print(line, flush=True)
+                    (out or sys.stdout).write("".join(line + "\n" for line in output))
                     raise LabError("check mode changed %d path(s) in scenario %s" % (len(untruthful), scenario))
     except GuestCrashed as e:
         record["stages"][stage] = round(time.time() - t0, 1)
         for name in platforms:
-            print_console(name, lines=60)
+            print_console(name, lines=60, out=out)
         if may_retry:
             outcome = "retry"
             record["result"] = "retried: %s in stage %s" % (e, stage)
         else:
             outcome = "failed"
             record["result"] = "failed: %s in stage %s" % (e, stage)
-            with open(digest_path(), "a") as f:
-                f.write(scenario_digest(scenario, stage, e.output, platforms))
+            append_digest(scenario_digest(scenario, stage, e.output, platforms))
     except (LabError, KeyboardInterrupt) as e:
         outcome = "failed"
         record["result"] = "failed: %s" % e
         for name in platforms:
-            print_console(name, lines=120)
+            print_console(name, lines=120, out=out)
         if isinstance(e, StageTimeout):
             output = e.output + ["ERROR    " + str(e)]
             record["stages"][stage] = round(time.time() - t0, 1)
-        with open(digest_path(), "a") as f:
-            f.write(scenario_digest(scenario, stage, output, platforms))
+        append_digest(scenario_digest(scenario, stage, output, platforms))
         if isinstance(e, KeyboardInterrupt):
             raise
     finally:
@@ -1234,7 +1257,7 @@ def run_scenario(scenario, molecule, out_dir, may_retry):
         record["total"] = round(time.time() - started, 1)
         with open(os.path.join(out_dir, "%s.json" % scenario), "w") as f:
             json.dump(record, f, indent=2)
-        with open(image_paths()["timings"], "a") as f:
+        with _LOCK, open(image_paths()["timings"], "a") as f:
             f.write(json.dumps(record) + "\n")
         log("scenario %s %s in %.0fs: %s" % (scenario, record["result"], record["total"],
                                              json.dumps(record["stages"])))
@@ -1256,21 +1279,22 @@ def destroy_beside(scenario, argv, out_dir):
     wait_destroys(scenario)
     logf = open(os.path.join(out_dir, "%s-destroy.log" % scenario), "w")
     try:
-        _DESTROYS[scenario] = (subprocess.Popen(argv, cwd=REPO, stdout=logf, stderr=subprocess.STDOUT,
-                                                stdin=subprocess.DEVNULL), logf)
+        proc = subprocess.Popen(argv, cwd=REPO, stdout=logf, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
     except OSError:
         logf.close()
         raise
+    with _LOCK:
+        _DESTROYS[scenario] = (proc, logf)
 
 
 def wait_destroys(scenario=None):
     """Wait (bounded) for the background destroy of ``scenario``, or of all; returns the
     scenarios whose destroy failed or hung (their log is printed)."""
     failed = []
-    for name in [scenario] if scenario else sorted(_DESTROYS):
-        if name not in _DESTROYS:
-            continue
-        proc, logf = _DESTROYS.pop(name)
+    with _LOCK:
+        names = [scenario] if scenario else sorted(_DESTROYS)
+        waiting = [(name, _DESTROYS.pop(name)) for name in names if name in _DESTROYS]
+    for name, (proc, logf) in waiting:
         try:
             rc = proc.wait(timeout=DESTROY_TIMEOUT)
         except subprocess.TimeoutExpired:
@@ -1298,7 +1322,98 @@ def select_scenarios(scenarios, systems):
             if any(platform_os(pl) in systems for pl in scenario_sequence(sc)[1])]
 
 
-def test_scenarios(scenarios):
+# Scenarios run in lanes, each lane one scenario at a time on its own VMs. With the
+# guests' raised CPU priority (prioritize) two guests beside a busy core each ran a fixed
+# workload at 1.0-1.3 times its time alone (docs/lab.md, "Two lanes"); a third lane would
+# only share the two cores further.
+LANES = 2
+
+
+def lab_lanes():
+    """The number of lanes: $NSGUARD_LAB_LANES, else LANES (1 on a single-core machine)."""
+    wanted = os.environ.get("NSGUARD_LAB_LANES", "")
+    if wanted:
+        if not wanted.isdigit() or int(wanted) < 1:
+            raise LabError("NSGUARD_LAB_LANES must be a positive number, not %r" % wanted)
+        return int(wanted)
+    return min(LANES, os.cpu_count() or 1)
+
+
+def past_totals(path):
+    """The wall time of each scenario's last passed run in the timings history at ``path``."""
+    totals = {}
+    with contextlib.suppress(OSError):
+        with open(path, errors="replace") as f:
+            for line in f:
+                with contextlib.suppress(ValueError, KeyError, TypeError):
+                    record = json.loads(line)
+                    if record["result"] == "passed":
+                        totals[record["scenario"]] = float(record["total"])
+    return totals
+
+
+def longest_first(scenarios, totals):
+    """The scenarios in the order lanes take them: longest last run first (so that no lane
+    is left with a long one at the end), a scenario never run before first of all (its time
+    is unknown), ties in the given order."""
+    return sorted(scenarios, key=lambda sc: -totals.get(sc, float("inf")))
+
+
+def run_with_retry(scenario, molecule, out_dir, out=None):
+    """One scenario, once more on fresh VMs if a guest kernel died; its outcome."""
+    outcome = run_scenario(scenario, molecule, out_dir, may_retry=True, out=out)
+    if outcome == "retry":
+        log("scenario %s: a VM's kernel died; once more on a fresh VM" % scenario)
+        wait_destroys(scenario)
+        outcome = run_scenario(scenario, molecule, out_dir, may_retry=False, out=out)
+    return outcome
+
+
+def run_lanes(order, molecule, out_dir, lanes):
+    """Run the scenarios of ``order`` in ``lanes`` threads, each taking the next one when its
+    last is done. A scenario's output goes to ``<out_dir>/<scenario>.log`` and is printed
+    whole when it ends. Returns the failed scenarios; Ctrl-C or SIGTERM ends every lane."""
+    queue, failed, stopping = list(order), [], threading.Event()
+
+    def lane(number):
+        while not stopping.is_set():
+            with _LOCK:
+                if not queue:
+                    return
+                scenario = queue.pop(0)
+            log("lane %d: scenario %s" % (number, scenario))
+            path = os.path.join(out_dir, "%s.log" % scenario)
+            try:
+                with open(path, "w", errors="replace") as out:
+                    outcome = run_with_retry(scenario, molecule, out_dir, out=out)
+            except Exception as e:  # pylint: disable=broad-exception-caught  # a lane must report, not vanish
+                outcome = "failed"
+                log("lane %d: scenario %s: %s" % (number, scenario, e))
+            with _LOCK:
+                if outcome != "passed":
+                    failed.append(scenario)
+                with open(path, errors="replace") as f:
+                    sys.stdout.write("\n===== scenario %s (lane %d): %s =====\n" % (scenario, number, outcome))
+                    shutil.copyfileobj(f, sys.stdout)
+                sys.stdout.flush()
+
+    threads = [threading.Thread(target=lane, args=(n + 1,), daemon=True) for n in range(lanes)]
+    for t in threads:
+        t.start()
+    try:
+        while any(t.is_alive() for t in threads):
+            for t in threads:
+                t.join(0.5)
+    except KeyboardInterrupt:
+        stopping.set()
+        stop_running_stages()
+        for t in threads:
+            t.join(60)
+        raise
+    return [sc for sc in order if sc in failed]
+
+
+def test_scenarios(scenarios, lanes=1):
     molecule = os.path.join(os.path.dirname(sys.executable), "molecule")
     failed = []
     out_dir = os.path.join(REPO, "tests", "output", "timings")
@@ -1306,14 +1421,12 @@ def test_scenarios(scenarios):
     with contextlib.suppress(FileNotFoundError):
         os.remove(digest_path())
     try:
-        for scenario in scenarios:
-            outcome = run_scenario(scenario, molecule, out_dir, may_retry=True)
-            if outcome == "retry":
-                log("scenario %s: a VM's kernel died; once more on a fresh VM" % scenario)
-                wait_destroys(scenario)
-                outcome = run_scenario(scenario, molecule, out_dir, may_retry=False)
-            if outcome != "passed":
-                failed.append(scenario)
+        if lanes > 1 and len(scenarios) > 1:
+            order = longest_first(scenarios, past_totals(image_paths()["timings"]))
+            log("%d lanes, in this order: %s" % (lanes, " ".join(order)))
+            failed = run_lanes(order, molecule, out_dir, lanes)
+        else:
+            failed = [sc for sc in scenarios if run_with_retry(sc, molecule, out_dir) != "passed"]
     finally:
         # As before, a destroy that fails after its VMs are down does not fail the run.
         wait_destroys()
@@ -1382,7 +1495,7 @@ def main(argv=None):
             if not chosen:
                 log("no scenario among %s has a platform on %s" % (" ".join(args.scenarios), " ".join(systems)))
                 return 1
-            failed = test_scenarios(chosen)
+            failed = test_scenarios(chosen, lab_lanes())
             if failed:
                 log("FAILED scenarios: %s" % " ".join(failed))
                 return 1

@@ -1,5 +1,6 @@
 """Units for the lab program's pure parts (no VM, no root)."""
 import importlib.util
+import json
 import os
 import socket
 import subprocess
@@ -167,12 +168,68 @@ def test_a_scenario_is_retried_once_after_a_guest_crash(monkeypatch, tmp_path):
     outcomes = iter(["retry", "passed", "retry", "retry", "failed"])
     seen = []
 
-    def run_scenario(scenario, molecule, out_dir, may_retry):
+    def run_scenario(scenario, molecule, out_dir, may_retry, out=None):
         seen.append((scenario, may_retry))
         return next(outcomes)
     monkeypatch.setattr(lab, "run_scenario", run_scenario)
     assert lab.test_scenarios(["a", "b", "c"]) == ["b", "c"]
     assert seen == [("a", True), ("a", False), ("b", True), ("b", False), ("c", True)]
+
+
+def test_lanes_take_the_longest_scenarios_first_and_unknown_ones_before_all(tmp_path):
+    history = tmp_path / "timings.jsonl"
+    history.write_text("\n".join([
+        json.dumps({"scenario": "engine", "result": "passed", "total": 600.0}),
+        json.dumps({"scenario": "subids", "result": "passed", "total": 140.0}),
+        json.dumps({"scenario": "engine", "result": "failed: molecule converge", "total": 90.0}),
+        json.dumps({"scenario": "rootless", "result": "passed", "total": 900.0}),
+        json.dumps({"scenario": "rootless", "result": "passed", "total": 800.0}),
+        "not json",
+    ]) + "\n")
+    totals = lab.past_totals(str(history))
+    assert totals == {"engine": 600.0, "subids": 140.0, "rootless": 800.0}  # the last passed run
+    assert lab.longest_first(["audit", "engine", "rootless", "subids", "new"], totals) == [
+        "audit", "new", "rootless", "engine", "subids"]
+    assert lab.past_totals(str(tmp_path / "absent")) == {}
+
+
+def test_the_number_of_lanes_comes_from_the_environment(monkeypatch):
+    monkeypatch.setenv("NSGUARD_LAB_LANES", "1")
+    assert lab.lab_lanes() == 1
+    for bad in ("0", "two", "-1"):
+        monkeypatch.setenv("NSGUARD_LAB_LANES", bad)
+        with pytest.raises(lab.LabError, match="NSGUARD_LAB_LANES"):
+            lab.lab_lanes()
+    monkeypatch.delenv("NSGUARD_LAB_LANES")
+    monkeypatch.setattr(lab.os, "cpu_count", lambda: 1)
+    assert lab.lab_lanes() == 1
+    monkeypatch.setattr(lab.os, "cpu_count", lambda: 2)
+    assert lab.lab_lanes() == lab.LANES
+
+
+def test_lanes_run_scenarios_side_by_side_and_print_each_whole(monkeypatch, tmp_path, capsys):
+    monkeypatch.setattr(lab, "digest_path", lambda: str(tmp_path / "lab-failures.txt"))
+    monkeypatch.setattr(lab, "image_paths", lambda: {"timings": str(tmp_path / "timings.jsonl")})
+    monkeypatch.setattr(lab, "REPO", str(tmp_path))
+    running, most = set(), []
+
+    def run_scenario(scenario, molecule, out_dir, may_retry, out=None):
+        running.add(scenario)
+        most.append(len(running))
+        for n in range(3):
+            out.write("%s line %d\n" % (scenario, n))
+            time.sleep(0.1)
+        running.discard(scenario)
+        return "failed" if scenario == "b" else "passed"
+    monkeypatch.setattr(lab, "run_scenario", run_scenario)
+    started = time.time()
+    assert lab.test_scenarios(["a", "b", "c", "d"], lanes=2) == ["b"]
+    assert max(most) == 2 and time.time() - started < 1.1  # four of 0.3 s in two lanes
+    printed = capsys.readouterr().out
+    for sc in "abcd":  # each scenario's lines together, under its header
+        block = printed.split("===== scenario %s " % sc)[1].split("=====", 2)
+        assert block[1].strip().splitlines() == ["%s line %d" % (sc, n) for n in range(3)]
+    assert "===== scenario b (lane" in printed and ": failed =====" in printed
 
 
 def test_molecule_destroy_runs_beside_the_next_scenario_and_is_waited_for(monkeypatch, tmp_path, capsys):
