@@ -972,8 +972,10 @@ class GuestCrashed(StageEnded):
     """A VM's kernel died (emulation fault, not a test's finding): worth one retry."""
 
 
-# The stages running now (their molecule processes), so that an interrupt ends every lane's.
+# The stages running now (their molecule processes), so that an interrupt ends every lane's,
+# and the interrupt itself, so that no lane starts another stage after it.
 _RUNNING = set()
+_STOPPING = threading.Event()
 _LOCK = threading.Lock()  # _RUNNING, _DESTROYS and the files every lane appends to
 
 
@@ -986,9 +988,11 @@ def run_teed(argv, env, crashed=None, interval=WATCH_INTERVAL, timeout=None, out
     after which the run is killed and :class:`StageTimeout` raised."""
     out = out or sys.stdout
     output = []
-    proc = subprocess.Popen(argv, cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                            text=True, errors="replace", bufsize=1)
     with _LOCK:
+        if _STOPPING.is_set():
+            raise LabError("interrupted: %s not started" % " ".join(argv[1:3]))
+        proc = subprocess.Popen(argv, cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                                text=True, errors="replace", bufsize=1)
         _RUNNING.add(proc)
     found, expired = [], []
     deadline = time.time() + timeout if timeout else None
@@ -1028,8 +1032,10 @@ def run_teed(argv, env, crashed=None, interval=WATCH_INTERVAL, timeout=None, out
 
 
 def stop_running_stages():
-    """Kill every stage running now (an interrupt of a run with several lanes)."""
+    """Kill every stage running now and start no other (an interrupt of a run with several
+    lanes)."""
     with _LOCK:
+        _STOPPING.set()
         procs = list(_RUNNING)
     for proc in procs:
         with contextlib.suppress(OSError):
@@ -1373,10 +1379,10 @@ def run_lanes(order, molecule, out_dir, lanes):
     """Run the scenarios of ``order`` in ``lanes`` threads, each taking the next one when its
     last is done. A scenario's output goes to ``<out_dir>/<scenario>.log`` and is printed
     whole when it ends. Returns the failed scenarios; Ctrl-C or SIGTERM ends every lane."""
-    queue, failed, stopping = list(order), [], threading.Event()
+    queue, failed = list(order), []
 
     def lane(number):
-        while not stopping.is_set():
+        while not _STOPPING.is_set():
             with _LOCK:
                 if not queue:
                     return
@@ -1405,7 +1411,6 @@ def run_lanes(order, molecule, out_dir, lanes):
             for t in threads:
                 t.join(0.5)
     except KeyboardInterrupt:
-        stopping.set()
         stop_running_stages()
         for t in threads:
             t.join(60)

@@ -232,6 +232,29 @@ def test_lanes_run_scenarios_side_by_side_and_print_each_whole(monkeypatch, tmp_
     assert "===== scenario b (lane" in printed and ": failed =====" in printed
 
 
+def test_an_interrupt_ends_the_running_stages_and_starts_no_other(monkeypatch):
+    monkeypatch.setattr(lab, "_STOPPING", threading.Event())
+    ended = []
+
+    def stage():
+        try:
+            with open(os.devnull, "w", encoding="utf-8") as devnull:
+                lab.run_teed([sys.executable, "-c", "import time; print('long', flush=True); time.sleep(60)"],
+                             env=dict(os.environ), out=devnull)
+        finally:
+            ended.append(time.time())
+    started = time.time()
+    t = threading.Thread(target=stage)
+    t.start()
+    while not lab._RUNNING:  # pylint: disable=protected-access
+        time.sleep(0.05)
+    lab.stop_running_stages()
+    t.join(10)
+    assert ended and ended[0] - started < 10
+    with pytest.raises(lab.LabError, match="interrupted"):
+        lab.run_teed([sys.executable, "-c", "print('never')"], env=dict(os.environ))
+
+
 def test_molecule_destroy_runs_beside_the_next_scenario_and_is_waited_for(monkeypatch, tmp_path, capsys):
     monkeypatch.setattr(lab, "REPO", str(tmp_path))
     started = time.time()
