@@ -156,19 +156,6 @@ if [ -n "$static_pid" ]; then
   t_wait=$SECONDS
   wait "$static_pid" || true
   static_pid=""
-
-# The lab's guests (QEMU) run in CPU groups of their own at a raised priority
-# (tests/lab/lab.py, prioritize), and with two lanes they take both cores beside a busy
-# process. Ansible's controller side and the static stages run in this session's group:
-# raised to the same for the run, they are not left waiting behind the guests (the static
-# stages keep nice 10 within it, below the controller). Put back at exit.
-raise_session() {
-  local group="/proc/$$/autogroup" nice
-  [ -r "$group" ] || return 0
-  nice="$(sed -n 's/.* nice \(-\{0,1\}[0-9]*\)$/\1/p' "$group")"
-  [ -n "$nice" ] && echo -10 2>/dev/null > "$group" && session_nice="$nice"
-  return 0
-}
   echo
   echo "=== the stages that ran beside the VM lab (waited $((SECONDS - t_wait)) s for them after it) ==="
   cat "$WORK/static.log"
