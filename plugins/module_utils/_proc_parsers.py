@@ -59,20 +59,22 @@ def parse_id_map(text):
     return ranges
 
 
+def _translate(ranges, some_id, source, target):
+    """``some_id`` moved from the ``source`` side of an id map to its ``target`` side."""
+    for entry in ranges or ():
+        if entry[source] <= some_id < entry[source] + entry['count']:
+            return entry[target] + some_id - entry[source]
+    return None
+
+
 def map_id(ranges, inside_id):
     """Outside id for ``inside_id`` under an id map, or None when unmapped."""
-    for entry in ranges or ():
-        if entry['inside'] <= inside_id < entry['inside'] + entry['count']:
-            return entry['outside'] + inside_id - entry['inside']
-    return None
+    return _translate(ranges, inside_id, 'inside', 'outside')
 
 
 def unmap_id(ranges, outside_id):
     """Inside id for ``outside_id`` under an id map (map_id's inverse), or None when unmapped."""
-    for entry in ranges or ():
-        if entry['outside'] <= outside_id < entry['outside'] + entry['count']:
-            return entry['inside'] + outside_id - entry['outside']
-    return None
+    return _translate(ranges, outside_id, 'outside', 'inside')
 
 
 def is_identity_map(ranges):

@@ -1420,7 +1420,6 @@ def run_lanes(order, molecule, out_dir, lanes):
 
 def test_scenarios(scenarios, lanes=1):
     molecule = os.path.join(os.path.dirname(sys.executable), "molecule")
-    failed = []
     out_dir = os.path.join(REPO, "tests", "output", "timings")
     os.makedirs(out_dir, exist_ok=True)
     with contextlib.suppress(FileNotFoundError):

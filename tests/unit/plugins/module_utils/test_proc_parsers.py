@@ -52,29 +52,31 @@ def test_parse_id_map_and_lookup_rootless_nested_map():
     assert _proc_parsers.is_identity_map(_proc_parsers.parse_id_map(fakehost.IDENTITY_MAP))
 
 
-@given(st.lists(st.tuples(st.integers(0, 2 ** 31), st.integers(0, 2 ** 31), st.integers(1, 2 ** 20)),
-                max_size=5), st.integers(0, 2 ** 32))
+# Up to five (inside, outside, count) rows of an id map, and an id to look up.
+ID_MAP_ROWS = st.lists(st.tuples(st.integers(0, 2 ** 31), st.integers(0, 2 ** 31), st.integers(1, 2 ** 20)),
+                       max_size=5)
+ANY_ID = st.integers(0, 2 ** 32)
+
+
+def _first_row_match(rows, probe, source, target):
+    """Brute force: ``probe`` moved from column ``source`` to ``target`` by the first row
+    holding it, or None."""
+    for row in rows:
+        if row[source] <= probe < row[source] + row[2]:
+            return row[target] + probe - row[source]
+    return None
+
+
+@given(ID_MAP_ROWS, ANY_ID)
 def test_map_id_matches_brute_force(rows, probe):
-    text = '\n'.join('%d %d %d' % row for row in rows)
-    ranges = _proc_parsers.parse_id_map(text)
-    expected = None
-    for inside, outside, count in rows:
-        if inside <= probe < inside + count:
-            expected = outside + probe - inside
-            break
-    assert _proc_parsers.map_id(ranges, probe) == expected
+    ranges = _proc_parsers.parse_id_map('\n'.join('%d %d %d' % row for row in rows))
+    assert _proc_parsers.map_id(ranges, probe) == _first_row_match(rows, probe, 0, 1)
 
 
-@given(st.lists(st.tuples(st.integers(0, 2 ** 31), st.integers(0, 2 ** 31), st.integers(1, 2 ** 20)),
-                max_size=5), st.integers(0, 2 ** 32))
+@given(ID_MAP_ROWS, ANY_ID)
 def test_unmap_id_matches_brute_force(rows, probe):
     ranges = _proc_parsers.parse_id_map('\n'.join('%d %d %d' % row for row in rows))
-    expected = None
-    for inside, outside, count in rows:
-        if outside <= probe < outside + count:
-            expected = inside + probe - outside
-            break
-    assert _proc_parsers.unmap_id(ranges, probe) == expected
+    assert _proc_parsers.unmap_id(ranges, probe) == _first_row_match(rows, probe, 1, 0)
 
 
 def test_namespace_and_socket_links():
