@@ -209,9 +209,20 @@ def _own_mount(destination):
     return destination in CONTAINER_OWN_MOUNTS or _below(destination, ('/proc', '/sys'))
 
 
-def sensitive_mounts(inspect=None, mounts=None, init_mounts=None):
+def _socket_hit_kind(hit):
+    """classify_host_path of the Docker socket a mount_scan.match_namespace hit found."""
+    kind = classify_host_path(hit['socket'], False) or {}
+    return kind.get('socket') or 'rootful'
+
+
+def sensitive_mounts(inspect=None, mounts=None, init_mounts=None, socket_hits=None):
     """The sensitive host mounts of a container, from its inspect result and/or its parsed
     mountinfo (mount_scan.parse_mountinfo; host paths through PID 1's ``init_mounts``).
+
+    ``socket_hits`` are mount_scan.match_namespace's hits for this container: mounts that
+    are a known Docker socket by device and inode, or a directory holding one (a hard link
+    or a parent directory), whatever their path says. They mark the mount at that
+    destination as that socket's (``found_by`` gains ``inode``).
 
     Entries are matched by destination; mountinfo gives the real writability (read-only
     mounts say ``ro``) and the host path, the API the path as it was asked for. A mount
@@ -244,6 +255,13 @@ def sensitive_mounts(inspect=None, mounts=None, init_mounts=None):
                 entry['host_path'] = host
             if 'mountinfo' not in entry['found_by']:
                 entry['found_by'].append('mountinfo')
+    hits = dict((hit['destination'], hit) for hit in socket_hits or ())
+    for point, hit in hits.items():
+        if point not in by_destination:
+            entry = {'destination': point, 'source': hit.get('source'), 'host_path': hit.get('source'),
+                     'writable': bool(hit.get('read_write')), 'writable_from': 'mountinfo', 'found_by': []}
+            by_destination[point] = entry
+            entries.append(entry)
     found = []
     for entry in sorted(entries, key=lambda e: e['destination']):
         kind = None
@@ -251,6 +269,17 @@ def sensitive_mounts(inspect=None, mounts=None, init_mounts=None):
             kind = classify_host_path(path, entry['writable'])
             if kind is not None:
                 break
+        hit = hits.get(entry['destination'])
+        if hit is not None:
+            # The inode decides what the path could only suggest.
+            host_path = (kind or {}).get('host_path') or normalize_host_path(
+                entry['host_path'] or entry['source'] or hit['socket'])
+            socket_kind = 'socket' if hit['match'] == 'inode_via_proc' else 'directory'
+            kind = {'host_path': host_path, 'socket': _socket_hit_kind(hit), 'socket_kind': socket_kind,
+                    'host_write': bool(kind and kind['host_write']),
+                    'cis': '5.31' if socket_kind == 'socket' or host_path not in SENSITIVE_PATHS else '5.5'}
+            entry['found_by'].append('inode')
+            entry['socket_host_path'] = hit['socket']
         if kind is None:
             continue
         parent = None
@@ -264,13 +293,14 @@ def sensitive_mounts(inspect=None, mounts=None, init_mounts=None):
             continue
         item = {'source': entry['source'] or kind['host_path'], 'destination': entry['destination'],
                 'writable': entry['writable'], 'writable_from': entry['writable_from'],
-                'found_by': '+'.join(entry['found_by']), 'submounts': []}
+                'found_by': '+'.join(entry['found_by']), 'submounts': [],
+                'socket_host_path': entry.get('socket_host_path')}
         item.update(kind)
         found.append(item)
     for item in found:
         # Host / holds the socket through its /run submount; mountinfo shows whether the bind
         # brought that along (recursive, as -v does) or not.
-        if item['host_path'] == '/' and 'mountinfo' in item['found_by'] and \
+        if item['host_path'] == '/' and 'mountinfo' in item['found_by'] and 'inode' not in item['found_by'] and \
                 not [s for s in item['submounts'] if s['socket'] == 'rootful']:
             item.update(socket=None, socket_kind=None)
     return found
@@ -319,14 +349,15 @@ def _api_namespace(kind, host_config, daemon_mode):
 
 def container_evidence(inspect=None, status_text=None, uid_map_text=None, namespaces=None,
                        init_namespaces=None, mounts=None, init_mounts=None, daemon_mode='unknown',
-                       apparmor_label=None):
+                       apparmor_label=None, socket_hits=None):
     """The facts of one running container from what could be read.
 
     ``inspect``: GET /containers/{id}/json, or None when the API did not answer;
     ``status_text``, ``uid_map_text``: its /proc/<pid>/status and uid_map read from the host
     (None when unreadable); ``namespaces``, ``init_namespaces``: {kind: link text} of its
     /proc/<pid>/ns/* and PID 1's; ``mounts``: parse_mountinfo of its mountinfo, with PID 1's
-    ``init_mounts`` to name host paths; ``apparmor_label``: /proc/<pid>/attr/current text.
+    ``init_mounts`` to name host paths; ``apparmor_label``: /proc/<pid>/attr/current text;
+    ``socket_hits``: mount_scan.match_namespace's hits (Docker sockets by inode).
     Returns a flat dict of facts with ``sources`` ({fact: 'proc' | 'mountinfo' |
     'engine_api' | 'engine_api+mountinfo' | 'daemon_mode' | None}) and ``disagreements``
     (the API said one thing, /proc another; /proc's is kept).
@@ -466,9 +497,10 @@ def container_evidence(inspect=None, status_text=None, uid_map_text=None, namesp
     ev['reachable_host_root_capabilities'] = reachable
 
     # Mounts and devices.
-    ev['sensitive_mounts'] = sensitive_mounts(api, mounts, init_mounts)
+    ev['sensitive_mounts'] = sensitive_mounts(api, mounts, init_mounts, socket_hits)
     sources['sensitive_mounts'] = '+'.join(s for s, used in (('engine_api', api is not None),
-                                                             ('mountinfo', mounts is not None)) if used) or None
+                                                             ('mountinfo', mounts is not None),
+                                                             ('inode', socket_hits is not None)) if used) or None
     if api is not None:
         ev['devices'], ev['all_devices'] = _devices(host_config), bool(ev['privileged'])
         sources['devices'] = 'engine_api'

@@ -44,6 +44,9 @@ class HostFS(object):
     """
 
     MAX_READ = 4 * 1024 * 1024
+    #: Bytes asked of the kernel per read(2): /proc/sys refuses a count of 4 MiB or more
+    #: (ENOMEM: its handler allocates the count), so whole-file reads go in chunks.
+    CHUNK = 64 * 1024
 
     def __init__(self, proc_root='/proc', etc_root='/etc', run_root='/run'):
         self.proc_root = proc_root.rstrip('/') or '/'
@@ -92,11 +95,19 @@ class HostFS(object):
     # -- readers ---------------------------------------------------------------------
     def try_read(self, host_path, limit=None):
         """(bytes, None) or (None, exception); never records."""
+        left = limit or self.MAX_READ
+        chunks = []
         try:
             with self._open(self.path(host_path)) as handle:
-                return handle.read(limit or self.MAX_READ), None
+                while left > 0:
+                    chunk = handle.read(min(left, self.CHUNK))
+                    if not chunk:
+                        break
+                    chunks.append(chunk)
+                    left -= len(chunk)
         except (OSError, ValueError) as exc:
             return None, exc
+        return b''.join(chunks), None
 
     def read_bytes(self, host_path, missing_ok=False, limit=None):
         data, exc = self.try_read(host_path, limit)

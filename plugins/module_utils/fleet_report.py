@@ -42,6 +42,8 @@ from ansible_collections.nsguard.docker.plugins.module_utils._findings import (
 SCHEMA_VERSION = 1
 MODULES = ('namespace_mode', 'socket_exposure')
 MODES = ('default', 'userns-remap', 'rootless', 'unknown')
+#: namespace_mode's container verdicts (_container_privilege.VERDICTS), worst first.
+VERDICTS = ('host-root', 'can-become-host-root', 'root-only-in-its-user-namespace', 'unprivileged')
 DEFAULT_TITLE = 'Docker user namespace and socket exposure audit'
 SEVERITY_COLOURS = {
     'critical': '#7f1d1d', 'high': '#c2410c', 'medium': '#a16207', 'low': '#1d4ed8',
@@ -125,6 +127,29 @@ def _daemon(entry):
     }
 
 
+def _container(daemon, entry):
+    """One container of namespace_mode's daemon entry: who it is, its verdict and the
+    evidence that decided it, in brief (fleet.json keeps the findings' full evidence)."""
+    privilege = entry.get('privilege') if isinstance(entry.get('privilege'), dict) else {}
+    mounts = [m for m in privilege.get('sensitive_mounts') or [] if isinstance(m, dict)]
+    return {
+        'daemon': str(daemon.get('id') or 'unknown'),
+        'daemon_mode': daemon.get('mode') if daemon.get('mode') in MODES else 'unknown',
+        'id': str(entry.get('id') or ''),
+        'name': str(entry.get('name') or ''),
+        'image': _str_or_none(entry.get('image')),
+        'verdict': entry.get('verdict') if entry.get('verdict') in VERDICTS else None,
+        'reasons': [str(r) for r in entry.get('verdict_reasons') or []],
+        'acts_on_host': privilege.get('acts_on_host') if isinstance(privilege.get('acts_on_host'), bool) else None,
+        'root_host_uid': _int_or_none(entry.get('root_host_uid')),
+        'privileged': privilege.get('privileged') if isinstance(privilege.get('privileged'), bool) else None,
+        'host_namespaces': [str(n) for n in privilege.get('host_namespaces') or []],
+        'host_root_capabilities': [str(c) for c in privilege.get('host_root_capabilities') or []],
+        'sensitive_mounts': ['%s:%s%s' % (m.get('source'), m.get('destination'), '' if m.get('writable') else ':ro')
+                             for m in mounts],
+    }
+
+
 def _socket(entry):
     reach = entry.get('reach') or {}
     return {
@@ -202,6 +227,9 @@ def build_host(name, results):
         'errors': errors,
         'skipped_checks': skipped,
         'daemons': [_daemon(d) for d in ns.get('daemons') or [] if isinstance(d, dict)],
+        'containers': [_container(d, c) for d in ns.get('daemons') or [] if isinstance(d, dict)
+                       for c in (d.get('containers') if isinstance(d.get('containers'), list) else [])
+                       if isinstance(c, dict)],
         'sockets': [_socket(s) for s in se.get('sockets') or [] if isinstance(s, dict)],
         'tcp_endpoints': [_endpoint(e) for e in se.get('tcp_endpoints') or [] if isinstance(e, dict)],
         'findings': findings,
@@ -232,8 +260,11 @@ def build_fleet(host_results, generated_at=None, title=None):
         if host['max_severity'] and severity_rank(host['max_severity']) > severity_rank(worst):
             worst = host['max_severity']
     statuses = dict((s, 0) for s in ('ok', 'partial', 'failed', 'missing'))
+    verdicts = dict((v, 0) for v in VERDICTS + ('not known',))
     for host in hosts:
         statuses[host['status']] += 1
+        for container in host['containers']:
+            verdicts[container['verdict'] or 'not known'] += 1
     return {
         'schema_version': SCHEMA_VERSION,
         'title': title or DEFAULT_TITLE,
@@ -243,6 +274,8 @@ def build_fleet(host_results, generated_at=None, title=None):
             'host_status': statuses,
             'daemons': sum(len(h['daemons']) for h in hosts),
             'modes': modes,
+            'containers': sum(verdicts.values()),
+            'container_verdicts': verdicts,
             'findings': counts,
             'max_severity': worst,
         },
@@ -430,6 +463,10 @@ def _modes_text(host):
                      for d in host['daemons'])
 
 
+def _verdicts_text(verdicts):
+    return ', '.join('%d %s' % (verdicts[v], v) for v in VERDICTS + ('not known',) if verdicts.get(v)) or 'none'
+
+
 def render_markdown(fleet):
     summary = fleet['summary']
     lines = ['# %s' % _md(fleet['title']), '',
@@ -439,6 +476,7 @@ def render_markdown(fleet):
                  '%d %s' % (n, s) for s, n in sorted(summary['host_status'].items()) if n) or 'none'),
              '- Daemons: %d (%s)' % (summary['daemons'], ', '.join(
                  '%d %s' % (summary['modes'][m], m) for m in MODES if summary['modes'][m]) or 'none'),
+             '- Containers: %d (%s)' % (summary['containers'], _verdicts_text(summary['container_verdicts'])),
              '- Findings: %s' % (', '.join(
                  '%d %s' % (summary['findings'][s], s) for s in reversed(SEVERITIES) if summary['findings'][s])
                  or 'none'),
@@ -476,6 +514,12 @@ def render_markdown(fleet):
                     d['containers'], d['containers_root_is_host_root']))
         elif host['modules']['namespace_mode'] == 'ok':
             lines.append('No Docker daemon found.')
+        if host['containers']:
+            lines += ['', '| Container | Daemon (mode) | Verdict | Evidence |', '|---|---|---|---|']
+            for c in host['containers']:
+                lines.append('| %s | %s (%s) | %s | %s |' % (
+                    _md(c['name'] or c['id']), _md(c['daemon']), c['daemon_mode'], c['verdict'] or 'not known',
+                    _md('; '.join(c['reasons']) or '-')))
         if host['sockets']:
             lines += ['', '| Socket | Owner | Group | Mode | Who can connect |', '|---|---|---|---|---|']
             for s in host['sockets']:
@@ -530,6 +574,8 @@ td.num{text-align:right}
 .status-ok{color:#166534}.status-partial{color:#a16207}.status-failed,.status-missing{color:#991b1b}
 .mode-default{color:#b91c1c;font-weight:600}.mode-userns-remap,.mode-rootless{color:#166534}
 .mode-unknown{color:#6b7280}
+.verdict-host-root,.verdict-can-become-host-root{color:#991b1b;font-weight:600}
+.verdict-root-only-in-its-user-namespace,.verdict-unprivileged{color:#166534}
 .change-new{color:#991b1b;font-weight:600}.change-resolved{color:#166534;font-weight:600}
 #details{border-top:2px solid #d1d5db;margin-top:1.5rem}
 code{font-size:.85rem}
@@ -640,6 +686,10 @@ function details(name){
     '</span>',yn(d.mode_verified),d.reachable?'yes':'no: '+esc(d.error),esc(d.server_version||'-'),
     '<code>'+esc(d.sockets.join(', ')||'-')+'</code>',d.containers,d.containers_root_is_host_root];})));}
   else if(h.modules.namespace_mode==='ok'){parts.push('<p>No Docker daemon found.</p>');}
+  if(h.containers.length){parts.push(table('containers',['Container','Daemon (mode)','Verdict','Evidence'],
+    h.containers.map(function(c){return ['<code>'+esc(c.name||c.id)+'</code>',esc(c.daemon)+' ('+esc(c.daemon_mode)+')',
+    '<span class="verdict-'+esc(c.verdict||'unknown')+'">'+esc(c.verdict||'not known')+'</span>',
+    c.reasons.map(esc).join('<br>')||'-'];})));}
   if(h.sockets.length){parts.push(table('',['Socket','Owner','Group','Mode','Who can connect'],
     h.sockets.map(function(s){return ['<code>'+esc(s.path)+'</code>',esc(s.owner),esc(s.group),esc(s.mode),
     s.everyone?'everyone':esc(s.users.join(', '))];})));}
@@ -702,9 +752,11 @@ def render_html(fleet):
            '<meta name="viewport" content="width=device-width, initial-scale=1">',
            '<title>%s</title>' % _h(fleet['title']), '<style>%s</style>' % _CSS, '</head>', '<body>',
            '<h1>%s</h1>' % _h(fleet['title']),
-           '<p>Generated %s &middot; %d host(s) (%s) &middot; %d daemon(s): %s &middot; findings: %s</p>' % (
+           '<p>Generated %s &middot; %d host(s) (%s) &middot; %d daemon(s): %s &middot; %d container(s): %s '
+           '&middot; findings: %s</p>' % (
                _h(fleet['generated_at']), summary['hosts'], _h(status_counts), summary['daemons'],
                _h(', '.join('%d %s' % (summary['modes'][m], m) for m in MODES if summary['modes'][m]) or 'none'),
+               summary['containers'], _h(_verdicts_text(summary['container_verdicts'])),
                ' '.join('%s&nbsp;%d' % (_sev_badge(s), summary['findings'][s])
                         for s in reversed(SEVERITIES) if summary['findings'][s]) or 'none'),
            '<noscript><p>This page draws its tables with JavaScript; fleet.md has the same report as '

@@ -34,6 +34,7 @@ import re
 
 from ansible_collections.nsguard.docker.plugins.module_utils import (
     _audit_module,
+    _container_privilege,
     _daemons,
     _findings,
     _proc_parsers,
@@ -53,9 +54,14 @@ INSPECT_BUDGET = 3.0
 #: Findings about containers, which only the Engine API lists: id -> (severity, CIS).
 CONTAINER_FINDINGS = {'container-root-is-host-root': ('high', '5.30')}
 #: Checks that need a daemon's Engine API, with the severity of what each finds: the
-#: container findings, and the verification of the mode by GET /info (a daemon configured
-#: for userns-remap but running in default mode is userns-default-mode, high).
-API_CHECKS = dict([(k, v[0]) for k, v in CONTAINER_FINDINGS.items()] + [('mode-verification', 'high')])
+#: container findings; each container's privilege (_container_privilege: a privileged
+#: container of a default daemon is critical); and the verification of the mode by
+#: GET /info (a daemon configured for userns-remap but running in default mode is
+#: userns-default-mode, high).
+API_CHECKS = dict([(k, v[0]) for k, v in CONTAINER_FINDINGS.items()]
+                  + [('container-privilege', 'critical'), ('mode-verification', 'high')])
+#: Checks that look at each container the Engine API listed.
+PER_CONTAINER_CHECKS = sorted(list(CONTAINER_FINDINGS) + ['container-privilege'])
 
 # --------------------------------------------------------------------------------------
 # Subordinate ID ranges
@@ -194,13 +200,15 @@ def decide_mode(evidence):
 # --------------------------------------------------------------------------------------
 
 
-def evaluate_container(item, daemon_mode, container_proc=None, init_user_ns=None):
-    """One running container -> its user namespace facts.
+def evaluate_container(item, daemon_mode, container_proc=None, init_user_ns=None, host=None):
+    """One running container -> its user namespace facts and its privilege verdict.
 
     ``item`` is an entry of GET /containers/json with the inspect result under
-    'Inspect'; ``container_proc`` is {'user_ns': link or None, 'uid_map': text or None}
-    read for State.Pid from the host's namespace (so a rootless daemon's nested map
-    shows host ids directly), or None when it could not be read.
+    'Inspect'; ``container_proc`` is what _container_proc read for State.Pid from the
+    host's namespace (so a rootless daemon's nested map shows host ids directly): at least
+    {'user_ns', 'uid_map'}, with 'status', 'namespaces', 'mounts', 'apparmor' and
+    'socket_hits' for the verdict; None when it could not be read. ``host`` is PID 1's
+    {'namespaces', 'mounts'} (_host_view).
     """
     inspect = item.get('Inspect') or {}
     host_config = inspect.get('HostConfig') or {}
@@ -234,6 +242,14 @@ def evaluate_container(item, daemon_mode, container_proc=None, init_user_ns=None
     else:
         root_host_uid, root_is_host_root, root_basis = None, None, 'unknown'
 
+    host = host or {}
+    evidence = _container_privilege.container_evidence(
+        inspect=inspect or None, status_text=container_proc.get('status'), uid_map_text=uid_map_text,
+        namespaces=container_proc.get('namespaces') or ({'user': user_ns} if user_ns else None),
+        init_namespaces=host.get('namespaces') or ({'user': init_user_ns} if init_user_ns else None),
+        mounts=container_proc.get('mounts'), init_mounts=host.get('mounts'), daemon_mode=daemon_mode,
+        apparmor_label=container_proc.get('apparmor'), socket_hits=container_proc.get('socket_hits'))
+    verdict = _container_privilege.container_verdict(evidence, daemon_mode)
     return {
         'id': (item.get('Id') or inspect.get('Id') or '')[:12],
         'name': name.lstrip('/'),
@@ -248,6 +264,9 @@ def evaluate_container(item, daemon_mode, container_proc=None, init_user_ns=None
         'root_host_uid': root_host_uid,
         'root_is_host_root': root_is_host_root,
         'root_is_host_root_basis': root_basis,
+        'verdict': verdict['verdict'],
+        'verdict_reasons': verdict['reasons'],
+        'privilege': evidence,
     }
 
 
@@ -322,9 +341,18 @@ def build_daemon_report(daemon, api, config, config_path, config_error, init_ns,
     return report
 
 
+def check_severity(check, mode):
+    """The highest severity ``check`` can find under a daemon of ``mode``: inside a rootless
+    daemon's user namespace a container's privilege findings are low at most (the socket
+    mounts that stay high are socket_exposure's)."""
+    if check == 'container-privilege' and mode == 'rootless':
+        return 'low'
+    return API_CHECKS[check]
+
+
 def _skipped(daemon, check, reason, kind):
     return {'daemon': daemon['id'], 'check': check, 'reason': reason, 'kind': kind,
-            'severity': API_CHECKS[check]}
+            'severity': check_severity(check, daemon.get('mode'))}
 
 
 def skipped_checks(daemon):
@@ -349,13 +377,13 @@ def skipped_checks(daemon):
     entries = []
     if daemon['error']:
         entries += [_skipped(daemon, c, 'the Engine API gave no container listing (%s)' % daemon['error'],
-                             'unanswered') for c in sorted(CONTAINER_FINDINGS)]
+                             'unanswered') for c in PER_CONTAINER_CHECKS]
     missed = (daemon.get('containers_truncated') or 0) + len(daemon.get('container_errors') or [])
     if missed:
         entries += [_skipped(daemon, c, '%d container(s) not inspected (%d over the time budget, %d '
                              'failed)' % (missed, daemon.get('containers_truncated') or 0,
                                           len(daemon.get('container_errors') or [])), 'truncated')
-                    for c in sorted(CONTAINER_FINDINGS)]
+                    for c in PER_CONTAINER_CHECKS]
     return entries
 
 
@@ -391,18 +419,35 @@ def daemon_findings(daemon):
             {'error': daemon['error'], 'sockets': daemon['sockets'], 'pid': daemon['pid'],
              'mode': daemon['mode'], 'mode_verified': daemon['mode_verified'],
              'skipped_checks': checks, 'reasons': sorted(set(e['reason'] for e in gaps))}))
-    if daemon['mode'] != 'default':
-        for container in daemon['containers']:
-            if container.get('root_is_host_root'):
-                severity, cis = CONTAINER_FINDINGS['container-root-is-host-root']
-                findings.append(_findings.make_finding(
-                    'container-root-is-host-root', severity, cis,
-                    'container:%s/%s' % (daemon['id'], container['name'] or container['id']),
-                    'Container root maps to host uid 0 although the daemon runs %s '
-                    '(UsernsMode=%r): it escapes the namespace isolation.'
-                    % (daemon['mode'], container['userns_mode']),
-                    {'container_id': container['id'], 'userns_mode': container['userns_mode'],
-                     'uid_map': container['uid_map'], 'basis': container['root_is_host_root_basis']}))
+    for container in daemon['containers']:
+        if container.get('privilege'):
+            findings.extend(container_privilege_findings(daemon, container))
+        if daemon['mode'] != 'default' and container.get('root_is_host_root'):
+            severity, cis = CONTAINER_FINDINGS['container-root-is-host-root']
+            findings.append(_findings.make_finding(
+                'container-root-is-host-root', severity, cis,
+                'container:%s/%s' % (daemon['id'], container['name'] or container['id']),
+                'Container root maps to host uid 0 although the daemon runs %s '
+                '(UsernsMode=%r): it escapes the namespace isolation.'
+                % (daemon['mode'], container['userns_mode']),
+                {'container_id': container['id'], 'userns_mode': container['userns_mode'],
+                 'uid_map': container['uid_map'], 'basis': container['root_is_host_root_basis']}))
+    return findings
+
+
+def container_privilege_findings(daemon, container):
+    """_container_privilege's findings of one container, rated by where its capabilities
+    act. A mount that matters only because it is a Docker socket (or a directory holding
+    one) is socket_exposure's (container-mounts-socket, CIS 5.31, matched by inode too): it
+    is left out here and still counts in the verdict."""
+    subject = 'container:%s/%s' % (daemon['id'], container['name'] or container['id'])
+    evidence = dict(container['privilege'])
+    evidence['sensitive_mounts'] = [m for m in evidence['sensitive_mounts']
+                                    if not m['socket'] or m['host_write']]
+    verdict = {'verdict': container['verdict'], 'reasons': container['verdict_reasons']}
+    findings = _container_privilege.container_findings(subject, evidence, verdict, daemon['mode'])
+    for finding in findings:
+        finding['evidence']['container_id'] = container['id']
     return findings
 
 
@@ -473,12 +518,57 @@ def summarize(daemons, findings):
 # --------------------------------------------------------------------------------------
 
 
-def _container_proc(fs, pid):
+def _apparmor_label(fs, pid):
+    """/proc/<pid>/attr/apparmor/current (kernels with stacked LSMs), else attr/current;
+    None when neither reads (no LSM: EINVAL), which is no gap in the audit."""
+    for name in ('attr/apparmor/current', 'attr/current'):
+        data, _exc = fs.try_read('/proc/%d/%s' % (pid, name), 4096)
+        if data is not None:
+            return data.decode('utf-8', 'replace').rstrip('\x00\n')
+    return None
+
+
+def _host_view(fs, daemons):
+    """PID 1's namespaces and mounts, and the Docker sockets by inode: what a container's
+    /proc is compared with. Read once, and only when a container is looked at."""
+    namespaces = _processes.namespaces_of(fs, 1, _container_privilege.NAMESPACES)
+    text = fs.read_text('/proc/1/mountinfo', missing_ok=True)
+    mounts = mount_scan.parse_mountinfo(text) if text is not None else None
+    sockets = []
+    for daemon in daemons:
+        for path in daemon.get('sockets') or ():
+            inode = mount_scan.socket_inode(fs.stat(path, missing_ok=True))
+            if inode is not None:
+                sockets.append({'path': path, 'inode': inode})
+    inodes = {}
+    for sock in sockets:
+        inodes.setdefault(tuple(sock['inode']), _daemons.canonical_socket_path(sock['path']))
+    return {'namespaces': namespaces, 'mounts': mounts, 'inodes': inodes,
+            'locations': mount_scan.socket_locations(sockets, mounts) if mounts is not None else []}
+
+
+def _container_proc(fs, pid, host):
+    """What the host's /proc shows of one container process (see evaluate_container)."""
     if not pid:
         return None
+    base = '/proc/%d' % pid
+    namespaces = dict((kind, fs.readlink('%s/ns/%s' % (base, kind)))
+                      for kind in _container_privilege.NAMESPACES)
+    text = fs.read_text(base + '/mountinfo')
+    mounts = mount_scan.parse_mountinfo(text, mount_scan.MAX_MOUNTS) if text is not None else None
+    hits = truncated = None
+    if mounts is not None and host['mounts'] is not None:
+        hits, truncated = mount_scan.match_namespace(fs, pid, mounts, host['locations'], host['inodes'],
+                                                     host['mounts'])
     return {
-        'user_ns': fs.readlink('/proc/%d/ns/user' % pid),
-        'uid_map': fs.read_text('/proc/%d/uid_map' % pid),
+        'user_ns': namespaces['user'],
+        'uid_map': fs.read_text(base + '/uid_map'),
+        'status': fs.read_text(base + '/status'),
+        'namespaces': namespaces,
+        'mounts': mounts,
+        'apparmor': _apparmor_label(fs, pid),
+        'socket_hits': hits,
+        'directories_truncated': truncated,
     }
 
 
@@ -489,6 +579,7 @@ def run_audit(fs, query_api=True, timeout=DEFAULT_TIMEOUT, query=query_daemon,
     init_ns = context['init_ns']
     users = context['users']
     reports = []
+    host = None  # _host_view, read for the first container
     # Containers /proc shows: inspected instead of dockerd's listing when they are all of
     # a daemon's (engine_api._inspect_candidates); asked for only when a daemon is queried.
     candidates = None
@@ -521,8 +612,13 @@ def run_audit(fs, query_api=True, timeout=DEFAULT_TIMEOUT, query=query_daemon,
         containers = []
         for item in api.get('containers') or []:
             pid = ((item.get('Inspect') or {}).get('State') or {}).get('Pid')
-            cproc = _container_proc(fs, pid) if same_pidns and isinstance(pid, int) else None
-            containers.append(evaluate_container(item, report['mode'], cproc, init_ns.get('user')))
+            cproc = None
+            if same_pidns and isinstance(pid, int) and pid > 0:
+                host = host or _host_view(fs, daemons)
+                cproc = _container_proc(fs, pid, host)
+            containers.append(evaluate_container(item, report['mode'], cproc, init_ns.get('user'), host))
+            if cproc and cproc['directories_truncated']:
+                containers[-1]['directories_truncated'] = cproc['directories_truncated']
         report['containers'] = containers
         report['container_pids_in_host_pidns'] = same_pidns
         reports.append(report)

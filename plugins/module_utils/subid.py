@@ -481,8 +481,28 @@ def _shared(mine, theirs):
     return '%d ids %d-%d' % (last - first + 1, first, last)
 
 
+def is_own_id_line(line, user, uid, own_id):
+    """True for the user's single-id line of the user's own id (``alice:1000:1``): what
+    gives a remapped container's root the user's own uid when dockerd's userns-remap names
+    a login user (seed 002)."""
+    return own_id is not None and owns(line, user, uid) and line.start == own_id and line.count == 1
+
+
+def _with_own_id_line(entries, user, uid, own_id, range_line):
+    """``entries`` with the user's own-id line right before ``range_line`` (and no other)."""
+    result = []
+    for line in entries:
+        if is_own_id_line(line, user, uid, own_id):
+            continue
+        if line is range_line:
+            result.append(Line.entry(user, own_id, 1))
+        result.append(line)
+    return result
+
+
 def ensure_present(entries, user, uid, count, start=None, min_id=DEFAULT_SUB_MIN,
-                   max_id=DEFAULT_SUB_MAX, allow_small_count=False, allow_move=False):
+                   max_id=DEFAULT_SUB_MAX, allow_small_count=False, allow_move=False,
+                   own_id=None, map_own_id=False):
     """Make sure ``user`` has a range of at least ``count`` ids that overlaps nobody else's.
 
     ``entries``: parsed lines; ``uid``: the user's numeric uid, or None (then only lines
@@ -501,23 +521,50 @@ def ensure_present(entries, user, uid, count, start=None, min_id=DEFAULT_SUB_MIN
     naming both ranges and the shared ids. An explicit ``start`` is a deliberate move
     and is carried out. Growing a range at its start is not a move.
 
+    ``own_id`` is the user's own id in this file (the uid in subuid, the primary gid in
+    subgid), or None. The user's single-id line of it (``alice:1000:1``) is the user's and
+    is no range: it is kept, right before the range line, and never counts as a move.
+    ``map_own_id`` makes sure it is there, so that dockerd's userns-remap to this user maps
+    container root to the user's own id and container ids from 1 to the range. dockerd
+    sorts a user's ranges by their first id, so the own id must be below the range; a
+    foreign range holding it, or a range below it, raises :class:`SubidError`.
+
     Foreign lines, comments and blank lines are never changed or moved.
     Returns ``PresentResult(entries, changed, start, count, moved)``; ``moved`` is the
     list of the user's lines before the change when it was a move, else empty.
     """
     validate_request(count, start, allow_small_count)
-    own = user_entries(entries, user, uid)
+    if map_own_id and own_id is None:
+        raise SubidError('map_own_id needs the account of %s: its own id is not known' % user)
+    own_line = [line for line in entries if is_own_id_line(line, user, uid, own_id)]
+    keep_own = map_own_id or bool(own_line)
+    own = [line for line in user_entries(entries, user, uid) if not is_own_id_line(line, user, uid, own_id)]
     foreign = foreign_entries(entries, user, uid)
 
     def clashes(first, size):
         return [line for line in foreign if ranges_overlap(first, size, line.start, line.count)]
+
+    if keep_own and clashes(own_id, 1):
+        raise SubidError('%s\'s own id %d is in %s: it cannot also map %s\'s container root; nothing was '
+                         'changed' % (user, own_id, ', '.join(_describe(line) for line in clashes(own_id, 1)), user))
+
+    def finish(result, changed_range, range_line, moved):
+        if keep_own:
+            if map_own_id and range_line.start <= own_id:
+                raise SubidError(
+                    '%s\'s range %d-%d starts at or below %s\'s own id %d: dockerd sorts a user\'s ranges by '
+                    'their first id, so container root would not be %d; give a start above it' % (
+                        user, range_line.start, range_line.end - 1, user, own_id, own_id))
+            result = _with_own_id_line(result, user, uid, own_id, range_line)
+        return PresentResult(result, changed_range or render(result) != render(entries), range_line.start,
+                             range_line.count, moved)
 
     conflicts = [(mine, theirs) for mine in own for theirs in clashes(mine.start, mine.count)]
     if not conflicts:
         for line in own:
             if line.count >= count and (start is None or line.start == start) \
                     and line.end - 1 <= MAX_ID:
-                return PresentResult(list(entries), False, line.start, line.count, [])
+                return finish(list(entries), False, line, [])
 
     if start is not None:
         clash = clashes(start, count)
@@ -570,7 +617,7 @@ def ensure_present(entries, user, uid, count, start=None, min_id=DEFAULT_SUB_MIN
         result.append(line)
     if not placed:
         result.append(new_line)
-    return PresentResult(result, render(result) != render(entries), new_start, count, moved)
+    return finish(result, render(result) != render(entries), new_line, moved)
 
 
 def _why_not_in_place(line, count, min_id, max_id, clashes):

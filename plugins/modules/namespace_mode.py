@@ -38,6 +38,19 @@ description:
     whether it shares the host user namespace (C(UsernsMode=host) or the same user namespace
     inode as PID 1), its C(uid_map) as seen from the host (for a rootless daemon this gives
     host ids directly) and whether container root maps to host uid 0.
+  - "For each running container also answers whether its root is real: its user namespace
+    (the host's or not, and its C(uid_map)), its effective, permitted, bounding and ambient
+    capabilities decoded to names and whether they act on the host, privileged, the
+    namespaces it shares with PID 1 (pid, net, ipc, uts, cgroup, user, mnt), sensitive host
+    mounts (C(/), C(/etc), C(/proc), C(/sys), C(/dev), C(/run), any Docker or containerd
+    socket, also found by the socket's device and inode through C(/proc/<pid>/root), as
+    hard links and directories holding one) and whether they are writable, seccomp,
+    AppArmor profile, no_new_privs and devices. Read from the host's C(/proc/<pid>)
+    (C(status), C(ns/*), C(uid_map), C(mountinfo), C(attr/current)), which wins, and the
+    Engine API's inspect; each fact names its source."
+  - "From these one verdict per container (C(verdict) in RV(daemons[].containers)):
+    C(host-root), C(can-become-host-root), C(root-only-in-its-user-namespace) or
+    C(unprivileged), with the reasons (docs/audit-report.md, Container verdicts)."
   - Also reports the kernel's user namespace switches (C(user.max_user_namespaces),
     C(kernel.unprivileged_userns_clone), C(kernel.apparmor_restrict_unprivileged_userns) where
     present) and overlaps of subordinate ID ranges between principals in C(/etc/subuid) and
@@ -69,7 +82,16 @@ notes:
     C(audit-incomplete) finding."
   - "Findings: C(userns-default-mode) (high, CIS 2.9) a rootful daemon in default mode;
     C(container-root-is-host-root) (high, CIS 5.30) a container of a remapped or rootless
-    daemon whose root is host uid 0; C(subid-overlap) (high) two principals share host IDs;
+    daemon whose root is host uid 0; per container, rated by whether its capabilities act on
+    the host (the first severity) or only in its own user namespace (the second):
+    C(container-privileged) (CIS 5.4, critical/low), C(container-added-capabilities) (5.3,
+    high or medium/low or info), C(container-seccomp-unconfined) (5.21, high/low),
+    C(container-apparmor-unconfined) (5.1, medium/info), C(container-no-new-privileges-off)
+    (5.25, medium or low/info), C(container-devices) (5.17, critical or high/low),
+    C(container-host-namespace) (pid 5.15 and net 5.9 high/low, ipc 5.16 medium/info, uts
+    5.20 low/info, cgroup and mnt), C(container-sensitive-mount) (5.5, critical or high/low
+    for writable host trees; a mount that matters only as a Docker socket is
+    socket_exposure's C(container-mounts-socket), CIS 5.31); C(subid-overlap) (high) two principals share host IDs;
     C(subid-malformed) (low); C(daemon-not-running) (info, a socket no dockerd serves, not
     connected to); C(kernel-userns-disabled) and C(apparmor-userns-restricted) (info);
     C(audit-incomplete) (high when a daemon's Engine API did not answer after one retry, or
@@ -184,9 +206,25 @@ daemons:
         C(in_init_user_namespace), C(uid_map) of the dockerd process; null without one.
       type: dict
     containers:
-      description: Running containers with C(id), C(name), C(image), C(pid), C(user), C(userns_mode),
-        C(user_namespace), C(shares_host_userns) (+ C(_basis)), C(uid_map), C(root_host_uid),
-        C(root_is_host_root) (+ C(_basis)).
+      description:
+        - Running containers with C(id), C(name), C(image), C(pid), C(user), C(userns_mode),
+          C(user_namespace), C(shares_host_userns) (+ C(_basis)), C(uid_map), C(root_host_uid),
+          C(root_is_host_root) (+ C(_basis)).
+        - C(verdict) (C(host-root), C(can-become-host-root), C(root-only-in-its-user-namespace),
+          C(unprivileged)) and C(verdict_reasons), each reason naming its source.
+        - "C(privilege): the evidence, with C(acts_on_host), C(user_namespace), C(uid_map),
+          C(root_host_uid), C(host_euid), C(euid), C(runs_as_root), C(host_root_process),
+          C(namespaces) (kind to shared with PID 1), C(host_namespaces), C(privileged),
+          C(capabilities) (effective), C(permitted_capabilities), C(bounding_capabilities),
+          C(ambient_capabilities), C(added_capabilities), C(dropped_capabilities),
+          C(host_root_capabilities), C(reachable_host_root_capabilities), C(seccomp),
+          C(seccomp_filters), C(apparmor_profile), C(no_new_privileges), C(sensitive_mounts)
+          (C(source), C(host_path), C(destination), C(writable), C(socket), C(socket_kind),
+          C(host_write), C(cis), C(found_by), C(submounts)), C(devices), C(sources) (fact to
+          C(proc), C(mountinfo), C(engine_api), C(inode) or C(daemon_mode)) and
+          C(disagreements) (where the Engine API and /proc differ; /proc is kept)."
+        - C(directories_truncated) when a mounted directory had too many entries to look
+          through for a hard link of a Docker socket.
       type: list
       elements: dict
     containers_truncated:

@@ -139,6 +139,24 @@ options:
       - Ignored when O(state=absent).
     type: bool
     default: false
+  map_own_id:
+    description:
+      - Also give the user the single ID of their own account, a line C(name:<uid>:1) in the
+        subuid file and C(name:<gid>:1) (the primary group) in the subgid file, right before
+        the range.
+      - For Docker's C(userns-remap) to a login user (C(userns-remap) set to C(alice)), dockerd
+        then maps container root to the user's own uid and gid, and container IDs from 1 to
+        the range, so files that root writes on a bind mount belong to the user, and a file of
+        container uid 1000 to the range start + 999.
+      - dockerd sorts a user's ranges by their first ID, so the range must start above the
+        user's own ID; the module fails, changing nothing, when it does not, or when another
+        owner's range holds that ID. Needs an existing account (not with
+        O(allow_unknown_user=true) for a user that does not exist).
+      - Whatever this option, a single-ID line of the user's own ID is the user's; it is
+        kept, never counted as a range or a move; O(state=absent) removes it with the rest.
+      - Ignored when O(state=absent).
+    type: bool
+    default: false
   allow_small_count:
     description:
       - Accept O(count) below 65536.
@@ -204,6 +222,11 @@ EXAMPLES = r'''
   nsguard.docker.subid:
     name: alice
     allow_move: true        # her old IDs are given up: stop her rootless daemon first
+
+- name: Map container root to alice herself when userns-remap names her (alice:1000:1, then her range)
+  nsguard.docker.subid:
+    name: alice
+    map_own_id: true
 
 - name: Reserve a range for a user that is created later (e.g. by LDAP)
   nsguard.docker.subid:
@@ -358,6 +381,7 @@ def run_module():
             allow_unknown_user=dict(type='bool', default=False),
             allow_small_count=dict(type='bool', default=False),
             allow_move=dict(type='bool', default=False),
+            map_own_id=dict(type='bool', default=False),
             backup=dict(type='bool', default=False),
             subuid_path=dict(type='path', default='/etc/subuid'),
             subgid_path=dict(type='path', default='/etc/subgid'),
@@ -376,6 +400,16 @@ def run_module():
         user, uid = resolve_user(name, pwd.getpwnam, pwd.getpwuid, params['allow_unknown_user'])
     except SubidError as exc:
         module.fail_json(msg=str(exc), **result)
+    # the account's own uid and primary gid: a single-id line of them is the user's
+    own_ids = {}
+    if uid is not None:
+        try:
+            account = pwd.getpwuid(uid)
+            own_ids = {'subuid': account.pw_uid, 'subgid': account.pw_gid}
+        except KeyError:
+            pass
+    if present and params['map_own_id'] and not own_ids:
+        module.fail_json(msg='map_own_id needs an existing account: %s has none' % name, **result)
     databases = [db for db in DATABASES if db in (params['databases'] or [])]
     if not databases:
         module.fail_json(msg='databases must name subuid and/or subgid', **result)
@@ -415,7 +449,8 @@ def run_module():
                     try:
                         res = ensure_present(entries, user, uid, params['count'], params['start'],
                                              limits[db]['min'], limits[db]['max'],
-                                             params['allow_small_count'], params['allow_move'])
+                                             params['allow_small_count'], params['allow_move'],
+                                             own_ids.get(db), params['map_own_id'])
                     except SubidError as exc:
                         raise SubidError('%s (%s): %s' % (db, path, exc))
                     result[db] = dict(start=res.start, count=res.count)

@@ -2,8 +2,10 @@
 
 prepare.yml planted: mallory in the docker group, a world-writable Docker socket, dockerd
 on tcp://0.0.0.0:2375 without TLS, three containers mounting the socket (by its path, by a
-hard link of it, and by a directory holding a hard link), and trudy's /etc/subuid range
-inside vagrant's; the daemon runs in default mode. converge.yml ran the
+hard link of it, and by a directory holding a hard link), the five containers of
+tests/integration/container_privilege.py (privileged, host namespaces, CAP_SYS_ADMIN, the
+socket, plain) and trudy's /etc/subuid range inside vagrant's; the daemon runs in default
+mode. converge.yml ran the
 audit playbook, which wrote the fleet report on the controller (tests/output/audit/report).
 
 The tests read that report, check it against the schema and against the modules run again
@@ -30,11 +32,15 @@ import shutil
 import statistics
 import struct
 import subprocess
+import sys
 import tempfile
 
 import pytest
 
 PROJECT = os.environ["MOLECULE_PROJECT_DIRECTORY"]
+sys.path.insert(0, os.path.join(PROJECT, "tests", "integration"))
+import container_privilege  # noqa: E402  (the planted containers and the /proc check)
+
 OUT = os.path.join(PROJECT, "tests", "output", "audit")
 REPORT = os.path.join(OUT, "report")
 SCHEMA = os.path.join(PROJECT, "docs", "audit-report.schema.json")
@@ -315,8 +321,40 @@ def test_daemon_reported_in_default_mode(audited):
     assert daemon["reachable"] is True and daemon["error"] is None
     assert daemon["mode_source"] == "engine_api+process"
     assert daemon["sockets"] == ["/run/docker.sock"]
-    # sockmount, hardlink and hardlinkdir (MOUNTERS), all root in default mode
-    assert daemon["containers"] == 3 and daemon["containers_root_is_host_root"] == 3
+    # MOUNTERS and the privilege containers, all root in default mode
+    running = len(MOUNTERS) + len(container_privilege.PLANTS)
+    assert daemon["containers"] == running and daemon["containers_root_is_host_root"] == running
+
+
+def test_container_verdicts_agree_with_proc(host, live):
+    """Each planted container's verdict, and the evidence namespace_mode gave, against what
+    the host's /proc shows of its process (tests/integration/container_privilege.py)."""
+    container_privilege.check_against_proc(host, live["namespace_mode"], "default")
+    container_privilege.check_findings(live["namespace_mode"], "default")
+    # The socket mounters are host root, also where only the inode tells the socket
+    # (hardlink: /run/nsguard-api; hardlinkdir: a directory holding a hard link).
+    verdicts = {c["name"]: c["verdict"] for d in live["namespace_mode"]["daemons"] for c in d["containers"]}
+    assert [verdicts[name] for name in MOUNTERS] == [container_privilege.HR] * len(MOUNTERS), verdicts
+
+
+def test_kernel_switches_are_read(live):
+    # /proc/sys refuses a read(2) of 4 MiB (ENOMEM); 0.1.0 asked for that and never saw them.
+    result = live["namespace_mode"]
+    assert result["errors"] == [], result["errors"]
+    assert result["kernel"]["max_user_namespaces"] > 0
+    assert result["kernel"]["apparmor_restrict_unprivileged_userns"] == 1
+    assert [f["id"] for f in result["findings"] if f["subject"] == "kernel"] == ["apparmor-userns-restricted"]
+
+
+def test_report_shows_each_containers_verdict(fleet, audited, live):
+    now = sorted((c["name"], c["verdict"]) for d in live["namespace_mode"]["daemons"] for c in d["containers"])
+    assert sorted((c["name"], c["verdict"]) for c in audited["containers"]) == now
+    assert fleet["summary"]["containers"] == len(now)
+    assert fleet["summary"]["container_verdicts"]["host-root"] == len([v for _n, v in now if v == "host-root"])
+    with open(os.path.join(REPORT, "fleet.md")) as f:
+        text = f.read()
+    for name, verdict in now:
+        assert "| %s | rootful (default) | %s |" % (name, verdict) in text, name
 
 
 def test_socket_and_tcp_endpoint(audited):
@@ -417,9 +455,10 @@ def test_a_module_process_costs_less_than_twice_ping(module_times, module):
 MOUNTERS = ("sockmount", "hardlink", "hardlinkdir")
 
 
-def test_a_daemon_that_does_not_answer_is_a_high_gap_and_mounts_still_found(host):
+def test_a_daemon_that_does_not_answer_is_a_gap_and_mounts_still_found(host):
     # dockerd frozen (SIGSTOP): its socket still accepts, nobody answers, as on a host too
-    # slow for the timeout. Each module must name what it skipped, at high, and
+    # slow for the timeout. Each module must name what it skipped, as severe as what that
+    # finds, and
     # socket_exposure must still find the planted mounts through /proc.
     with host.sudo():
         pid = host.check_output("systemctl show --property MainPID --value docker.service").strip()
@@ -433,7 +472,9 @@ def test_a_daemon_that_does_not_answer_is_a_high_gap_and_mounts_still_found(host
     for module, result in results.items():
         assert not result.get("failed"), (module, result)
         gaps = [f for f in result["findings"] if f["id"] == "audit-incomplete"]
-        assert [(f["severity"], f["subject"]) for f in gaps] == [("high", "daemon:rootful")], (module, gaps)
+        # as severe as what was skipped: a privileged container of a default daemon is critical
+        worst = "critical" if module == "namespace_mode" else "high"
+        assert [(f["severity"], f["subject"]) for f in gaps] == [(worst, "daemon:rootful")], (module, gaps)
         assert result["complete"] is False, module
         unanswered = [c for c in result["skipped_checks"] if c["kind"] == "unanswered"]
         assert unanswered and all(c["daemon"] == "rootful" for c in unanswered), (module, result["skipped_checks"])
@@ -461,13 +502,13 @@ def test_mounts_are_found_by_both_the_engine_api_and_proc(live):
 
 
 def test_containers_are_inspected_not_listed(live):
-    # /proc shows all three containers and /info counts three: dockerd's listing (an image
+    # /proc shows all the containers and /info counts them: dockerd's listing (an image
     # lookup per container) is not asked for.
     for module in MODULES:
         assert [(d["id"], d["containers_listed_by"]) for d in live[module]["daemons"]] == [
             ("rootful", "inspect")], module
     (daemon,) = live["namespace_mode"]["daemons"]
-    assert sorted(c["name"] for c in daemon["containers"]) == sorted(MOUNTERS)
+    assert sorted(c["name"] for c in daemon["containers"]) == sorted(MOUNTERS + tuple(container_privilege.PLANTS))
 
 
 # --------------------------------------------------------------------------- read-only
@@ -480,7 +521,8 @@ def test_audit_does_not_start_a_stopped_daemon_through_its_socket(host):
     with host.sudo():
         # The planted containers' sleep (PID 1) ignores SIGTERM: dockerd would wait out
         # each stop timeout (10 s) before stopping. Nothing after this test needs them.
-        host.check_output("docker kill " + " ".join(["%s"] * len(MOUNTERS)), *MOUNTERS)
+        running = MOUNTERS + tuple(container_privilege.PLANTS)
+        host.check_output("docker kill " + " ".join(["%s"] * len(running)), *running)
         host.check_output("systemctl stop docker.service")
         try:
             assert host.run("systemctl is-active docker.socket").stdout.strip() == "active"

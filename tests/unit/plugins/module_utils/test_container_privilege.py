@@ -325,6 +325,45 @@ def test_sensitive_mounts_merge_api_and_mountinfo_and_fold_submounts():
     assert mounts[2]['source'] == '/var/run/docker.sock'       # as it was asked for
 
 
+def _hardlink_inputs(mode, hits):
+    """The plain container with one more bind, /run/nsguard-api at /var/run/api.sock (a
+    name its path does not give away), and socket hits from mount_scan.match_namespace."""
+    kwargs = scenario_inputs('plain', mode)
+    line = '799 700 0:25 /nsguard-api /var/run/api.sock rw,nosuid,nodev,noexec,relatime - tmpfs tmpfs rw\n'
+    kwargs['mounts'] = mount_scan.parse_mountinfo(fixture_text('mountinfo_plain') + line)
+    kwargs['socket_hits'] = hits
+    return kwargs
+
+
+def test_a_hard_link_of_the_socket_is_known_by_its_inode():
+    hit = {'destination': '/var/run/api.sock', 'source': '/run/nsguard-api', 'read_write': True,
+           'socket': '/run/docker.sock', 'match': 'inode_via_proc'}
+    # By its path alone the bind is nothing sensitive.
+    unmatched = cp.container_evidence(**_hardlink_inputs('default', []))
+    assert [m['destination'] for m in unmatched['sensitive_mounts']] == []
+    assert cp.container_verdict(unmatched, 'default')['verdict'] == UP
+    for mode, verdict in (('default', HR), ('userns-remap', CB), ('rootless', CB)):
+        evidence = cp.container_evidence(**_hardlink_inputs(mode, [hit]))
+        (mount,) = evidence['sensitive_mounts']
+        assert (mount['destination'], mount['socket'], mount['socket_kind'], mount['cis'], mount['found_by'],
+                mount['socket_host_path']) == (
+            '/var/run/api.sock', 'rootful', 'socket', '5.31', 'mountinfo+inode', '/run/docker.sock'), mode
+        assert evidence['sources']['sensitive_mounts'] == 'engine_api+mountinfo+inode'
+        assert cp.container_verdict(evidence, mode)['verdict'] == verdict, mode
+
+
+def test_a_directory_holding_a_socket_and_a_rootless_socket_by_inode():
+    in_directory = {'destination': '/var/run/api.sock', 'source': '/run/nsguard-api', 'read_write': False,
+                    'socket': '/run/docker.sock', 'match': 'hard_link_in_directory_via_proc',
+                    'path_in_container': '/var/run/api.sock/y'}
+    (mount,) = cp.container_evidence(**_hardlink_inputs('default', [in_directory]))['sensitive_mounts']
+    assert (mount['socket'], mount['socket_kind'], mount['cis']) == ('rootful', 'directory', '5.31')
+    rootless = dict(in_directory, socket='/run/user/1000/docker.sock', match='inode_via_proc')
+    evidence = cp.container_evidence(**_hardlink_inputs('rootless', [rootless]))
+    assert evidence['sensitive_mounts'][0]['socket'] == 'rootless'
+    assert cp.container_verdict(evidence, 'rootless')['verdict'] == RO
+
+
 def test_mountinfo_says_read_only_where_the_api_said_writable():
     inspect = fixture_json('inspect_socket.json')
     for mount in inspect['Mounts']:

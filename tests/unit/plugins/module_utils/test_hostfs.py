@@ -40,3 +40,41 @@ def test_hostfs_records_failures_without_raising(host):
     # the same failure is recorded once
     fs.read_text('/etc/group')
     assert len(fs.errors) == 4
+
+
+class _SysctlFile(object):
+    """A /proc/sys file as the kernel serves it: a read(2) of 4 MiB or more fails with
+    ENOMEM (its handler allocates the count), smaller reads get the value."""
+
+    def __init__(self, text):
+        self.data, self.reads = text.encode(), []
+
+    def read(self, count):
+        self.reads.append(count)
+        if count >= 4 * 1024 * 1024:
+            raise OSError(12, 'Cannot allocate memory')
+        chunk, self.data = self.data[:count], self.data[count:]
+        return chunk
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        return False
+
+
+def test_hostfs_reads_proc_sys_in_chunks_the_kernel_accepts():
+    files = {}
+
+    class SysctlFS(_hostfs.HostFS):
+        def _open(self, real_path):
+            files[real_path] = _SysctlFile('63432\n' if 'max_user' in real_path else 'x' * 150000)
+            return files[real_path]
+    fs = SysctlFS()
+    assert fs.read_text('/proc/sys/user/max_user_namespaces') == '63432\n'
+    assert fs.errors == []
+    assert max(files['/proc/sys/user/max_user_namespaces'].reads) == _hostfs.HostFS.CHUNK
+    # a longer file comes whole, in chunks; a limit stops it
+    assert len(fs.read_bytes('/proc/1/mountinfo')) == 150000
+    assert len(fs.read_bytes('/proc/1/mountinfo', limit=70000)) == 70000
+    assert files['/proc/1/mountinfo'].reads == [_hostfs.HostFS.CHUNK, 70000 - _hostfs.HostFS.CHUNK]

@@ -7,6 +7,8 @@
 from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
+import os
+
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -235,9 +237,10 @@ def test_default_mode_finding_and_pending_remap():
 def test_unreachable_daemon_is_an_incomplete_audit_as_severe_as_what_was_skipped():
     with_proc = na.daemon_findings(_daemon(mode='rootless', reachable=False, error='cannot connect'))
     assert [(f['id'], f['severity']) for f in with_proc] == [('audit-incomplete', 'high')]
-    assert 'container-root-is-host-root' in with_proc[0]['evidence']['skipped_checks']
+    assert with_proc[0]['evidence']['skipped_checks'] == ['container-privilege', 'container-root-is-host-root']
+    # In a mode that is not known, a privileged container would act on the host: critical.
     socket_only = na.daemon_findings(_daemon(mode='unknown', pid=None, reachable=False, error='refused'))
-    assert [(f['id'], f['severity']) for f in socket_only] == [('audit-incomplete', 'high')]
+    assert [(f['id'], f['severity']) for f in socket_only] == [('audit-incomplete', 'critical')]
     idle = na.daemon_findings(_daemon(mode='unknown', pid=None, reachable=False, error=None, idle=True))
     assert [(f['id'], f['severity']) for f in idle] == [('daemon-not-running', 'info')]
 
@@ -246,24 +249,29 @@ def test_skipped_checks_say_what_the_api_would_have_checked():
     # Unreachable: the container check, and the mode check when the mode rests on configuration.
     verified = na.skipped_checks(_daemon(reachable=False, error='timed out', api_attempts=2))
     assert [(e['check'], e['kind'], e['severity']) for e in verified] == [
-        ('container-root-is-host-root', 'unanswered', 'high')]
+        ('container-privilege', 'unanswered', 'critical'), ('container-root-is-host-root', 'unanswered', 'high')]
     assert verified[0]['reason'] == 'the Engine API did not answer (timed out; 2 attempt(s))'
     unverified = na.skipped_checks(_daemon(mode='userns-remap', mode_verified=False, reachable=False, error='x'))
-    assert [e['check'] for e in unverified] == ['container-root-is-host-root', 'mode-verification']
+    assert [e['check'] for e in unverified] == ['container-privilege', 'container-root-is-host-root',
+                                                'mode-verification']
     # /info answered, the container listing did not; containers left uninspected.
     listing = na.skipped_checks(_daemon(error='GET /containers/json: timed out'))
-    assert [(e['check'], e['kind']) for e in listing] == [('container-root-is-host-root', 'unanswered')]
+    assert [(e['check'], e['kind']) for e in listing] == [('container-privilege', 'unanswered'),
+                                                          ('container-root-is-host-root', 'unanswered')]
     budget = na.skipped_checks(_daemon(containers_truncated=2, container_errors=[{'id': 'a', 'error': 'e'}]))
     assert [(e['kind'], e['reason']) for e in budget] == [
-        ('truncated', '3 container(s) not inspected (2 over the time budget, 1 failed)')]
+        ('truncated', '3 container(s) not inspected (2 over the time budget, 1 failed)')] * 2
     assert [(f['id'], f['severity']) for f in na.daemon_findings(_daemon(mode='rootless', containers_truncated=1))] \
         == [('audit-incomplete', 'high')]
     # Not asked (query_api=false): said in skipped_checks, no finding; a socket left alone: nothing skipped.
-    assert [e['kind'] for e in na.skipped_checks(_daemon(queried=False, reachable=False))] == ['not_asked']
+    assert [e['kind'] for e in na.skipped_checks(_daemon(queried=False, reachable=False))] == ['not_asked'] * 2
     assert na.daemon_findings(_daemon(mode='rootless', queried=False, reachable=False)) == []
     assert na.skipped_checks(_daemon(idle=True, reachable=False, pid=None)) == []
-    # The severity is that of the container findings the API-based check makes.
+    # The severity is that of the container findings the API-based check makes; under a
+    # rootless daemon a container's privilege findings are low at most.
     assert na.API_CHECKS['container-root-is-host-root'] == na.CONTAINER_FINDINGS['container-root-is-host-root'][0]
+    assert [na.check_severity('container-privilege', m) for m in na.MODES] == ['critical', 'critical', 'low',
+                                                                                'critical']
 
 
 def test_run_audit_complete_and_skipped_checks(host):
@@ -273,7 +281,8 @@ def test_run_audit_complete_and_skipped_checks(host):
     result = na.run_audit(host.fs(), query_api=False)
     assert result['complete'] is False
     assert [(e['daemon'], e['check'], e['kind']) for e in result['skipped_checks']] == [
-        ('rootful', 'container-root-is-host-root', 'not_asked'), ('rootful', 'mode-verification', 'not_asked')]
+        ('rootful', 'container-privilege', 'not_asked'), ('rootful', 'container-root-is-host-root', 'not_asked'),
+        ('rootful', 'mode-verification', 'not_asked')]
     assert 'audit-incomplete' not in [f['id'] for f in result['findings']]
     host.fail('/proc/1/ns/user', PermissionError(13, 'Permission denied'))
     result = na.run_audit(host.fs())
@@ -286,9 +295,11 @@ def test_container_root_is_host_root_finding_only_outside_default_mode():
     escape = na.evaluate_container(_item('escape', 'host'), 'userns-remap', None, fakehost.INIT_USER_NS)
     findings = na.daemon_findings(_daemon(mode='userns-remap', containers=[escape]))
     assert [(f['id'], f['severity'], f['cis'], f['subject']) for f in findings] == [
+        ('container-no-new-privileges-off', 'low', '5.25', 'container:rootful/escape'),
         ('container-root-is-host-root', 'high', '5.30', 'container:rootful/escape')]
     web = na.evaluate_container(_item('web'), 'default', None, None)
-    assert [f['id'] for f in na.daemon_findings(_daemon(containers=[web]))] == ['userns-default-mode']
+    assert [f['id'] for f in na.daemon_findings(_daemon(containers=[web]))] == [
+        'userns-default-mode', 'container-no-new-privileges-off']
 
 
 def test_subid_and_kernel_findings():
@@ -331,7 +342,15 @@ def test_run_audit_default_and_rootless_daemons(host):
         'dev', False, 1000, False)
     assert ids(result['findings']) == sorted(
         [('userns-default-mode', 'daemon:rootful'), ('subid-malformed', 'subuid')]
-        + [('subid-overlap', s) for s in ('subuid:1000+bob', 'subuid:1000+carol', 'subuid:bob+carol')])
+        + [('subid-overlap', s) for s in ('subuid:1000+bob', 'subuid:1000+carol', 'subuid:bob+carol')]
+        + [('container-no-new-privileges-off', 'container:%s' % c)
+           for c in ('rootful/web', 'rootful/ci-runner', 'rootless:1000/dev')])
+    # ci-runner's docker.sock makes it host root; the finding on the socket mount is
+    # socket_exposure's (container-mounts-socket), not repeated here.
+    assert [(c['name'], c['verdict']) for c in rootful['containers'] + rootless['containers']] == [
+        ('web', 'unprivileged'), ('ci-runner', 'host-root'), ('dev', 'root-only-in-its-user-namespace')]
+    assert rootful['containers'][1]['privilege']['sensitive_mounts'][0]['socket'] == 'rootful'
+    assert result['errors'] == []
     assert result['summary']['modes'] == {'default': 1, 'userns-remap': 0, 'rootless': 1, 'unknown': 0}
     assert result['summary']['max_severity'] == 'high'
     assert result['init_user_namespace'] == fakehost.INIT_USER_NS
@@ -393,7 +412,7 @@ def test_run_audit_unreachable_daemon_is_reported_not_guessed(host):
     assert orphan['idle'] is True and orphan['error'].startswith('not asked: no dockerd process')
     assert 'rootless:1001=unknown(not running)' in result['summary']['text']
     assert sorted((f['id'], f['severity'], f['subject']) for f in result['findings']) == [
-        ('audit-incomplete', 'high', 'daemon:rootful'),
+        ('audit-incomplete', 'critical', 'daemon:rootful'),
         ('daemon-not-running', 'info', 'daemon:rootless:1001')]
 
 
@@ -477,3 +496,35 @@ def test_run_audit_asks_the_socket_named_in_daemon_json(host):
     daemon = result['daemons'][0]
     assert daemon['sockets'] == ['/run/custom.sock'] and daemon['reachable'] is True
     assert daemon['mode'] == 'userns-remap' and engine.requests
+
+
+def test_run_audit_knows_a_hard_link_of_the_socket_by_its_inode(host):
+    # The socket mounted under another name (/run/x, a hard link) at /var/run/api.sock:
+    # the path says nothing, the inode through /proc/<pid>/root says it is docker.sock.
+    cid = 'c0ffee' + '1' * 58
+    host.standard_etc()
+    host.write('/proc/1/mountinfo', fakehost.fixture_text('proc', 'mountinfo_host'))
+    host.add_process(1, 'systemd', ['/sbin/init'])
+    host.add_process(500, 'dockerd', ['/usr/bin/dockerd', '-H', 'fd://'])
+    inspect = {'Id': cid, 'Name': '/sneaky', 'State': {'Running': True, 'Pid': 4242},
+               'HostConfig': {'UsernsMode': '', 'Privileged': False}, 'Config': {'User': '', 'Image': 'alpine'},
+               'Mounts': [{'Type': 'bind', 'Source': '/run/x', 'Destination': '/var/run/api.sock', 'RW': True}]}
+    host.engine('/run/docker.sock', {'/info': (200, {'ContainersRunning': 1, 'ContainersPaused': 0}),
+                                     '/containers/json': (200, [{'Id': cid, 'Names': ['/sneaky']}]),
+                                     '/containers/%s/json' % cid: (200, inspect)}, gid=0)
+    host.link('/run/docker.sock', '/run/x')
+    proc_root = host.add_container(4242, cid, fakehost.fixture_text('..', 'privilege', 'mountinfo_plain')
+                                   + '799 700 0:24 /x /var/run/api.sock rw,nosuid - tmpfs tmpfs rw\n')
+    os.makedirs(os.path.join(proc_root, 'var', 'run'))
+    os.link(host.real('/run/docker.sock'), os.path.join(proc_root, 'var', 'run', 'api.sock'))
+    host.write('/proc/4242/status', fakehost.fixture_text('..', 'privilege', 'status_default'))
+    result = na.run_audit(host.fs())
+    (container,) = result['daemons'][0]['containers']
+    (mount,) = container['privilege']['sensitive_mounts']
+    assert (mount['destination'], mount['socket'], mount['socket_kind'], mount['found_by']) == (
+        '/var/run/api.sock', 'rootful', 'socket', 'engine_api+mountinfo+inode')
+    assert container['verdict'] == 'host-root'
+    assert container['privilege']['namespaces']['mnt'] is False
+    # the socket is socket_exposure's finding (5.31); this module adds none for it
+    assert 'container-sensitive-mount' not in [f['id'] for f in result['findings']]
+    assert result['errors'] == []

@@ -1061,3 +1061,53 @@ def test_property_no_silent_move(ops, extra):
         if start is None and not allow_move and res.changed:
             assert all(res.start <= i < res.start + res.count for i in had)
         entries = parse(render(res.entries))
+
+
+# ------------------------------------------------------------------ the user's own id (seed 002)
+
+def test_map_own_id_puts_the_own_id_right_before_a_new_range():
+    entries = parse('vagrant:100000:65536\n')
+    res = ensure_present(entries, 'alice', 1000, 65536, own_id=1000, map_own_id=True)
+    assert render(res.entries) == 'vagrant:100000:65536\nalice:1000:1\nalice:165536:65536\n'
+    assert (res.changed, res.start, res.count, res.moved) == (True, 165536, 65536, [])
+    # a second run changes nothing
+    again = ensure_present(res.entries, 'alice', 1000, 65536, own_id=1000, map_own_id=True)
+    assert again.changed is False and render(again.entries) == render(res.entries)
+
+
+def test_map_own_id_added_to_an_existing_range_keeps_the_range():
+    entries = parse('alice:100000:65536\nbob:165536:65536\n')
+    res = ensure_present(entries, 'alice', 1000, 65536, own_id=1000, map_own_id=True)
+    assert render(res.entries) == 'alice:1000:1\nalice:100000:65536\nbob:165536:65536\n'
+    assert res.changed and res.start == 100000 and res.moved == []
+
+
+def test_an_own_id_line_is_the_users_and_no_move():
+    # Without map_own_id the single-id line of the user's own uid stays the user's: growing
+    # the range keeps it (before, as the only one-id line, it would have been a move).
+    entries = parse('alice:1000:1\nalice:100000:65536\n')
+    assert ensure_present(entries, 'alice', 1000, 65536, own_id=1000).changed is False
+    grown = ensure_present(entries, 'alice', 1000, 131072, own_id=1000)
+    assert render(grown.entries) == 'alice:1000:1\nalice:100000:131072\n' and grown.moved == []
+    # Not her own id: a one-id line of another id is a range like any other.
+    other = parse('alice:2000:1\nalice:100000:65536\n')
+    with pytest.raises(SubidError, match='move'):
+        ensure_present(other, 'alice', 1000, 131072, own_id=1000)
+    # state=absent removes it with the rest
+    assert render(ensure_absent(entries, 'alice', 1000).entries) == ''
+
+
+def test_map_own_id_refusals_change_nothing():
+    # another owner's range holds her uid
+    with pytest.raises(SubidError, match="own id 1000 is in"):
+        ensure_present(parse('legacy:0:65536\n'), 'alice', 1000, 65536, own_id=1000, map_own_id=True)
+    # her range starts below her own id: dockerd sorts ranges, root would not be 200000
+    with pytest.raises(SubidError, match='dockerd sorts'):
+        ensure_present(parse('ldap:100000:65536\n'), 'ldap', 200000, 65536, start=100000, own_id=200000,
+                       map_own_id=True)
+    with pytest.raises(SubidError, match='needs the account'):
+        ensure_present(parse(''), 'ghost', None, 65536, map_own_id=True)
+    # the line moved to just before the range when it was elsewhere
+    res = ensure_present(parse('alice:100000:65536\nbob:165536:65536\nalice:1000:1\n'), 'alice', 1000, 65536,
+                         own_id=1000, map_own_id=True)
+    assert render(res.entries) == 'alice:1000:1\nalice:100000:65536\nbob:165536:65536\n'

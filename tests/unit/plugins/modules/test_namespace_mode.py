@@ -90,12 +90,12 @@ def test_a_socket_no_dockerd_serves_is_not_connected_to(host, capsys):
     assert [r.split(' ')[1] for r in engine.requests][:2] == ['/info', '/containers/json']
 
 
-def test_unanswered_daemon_is_incomplete_and_high(host, capsys):
+def test_unanswered_daemon_is_incomplete_and_fails_at_high(host, capsys):
     host.add_process(500, 'dockerd', ['/usr/bin/dockerd', '-H', 'fd://'])
     host.dead_socket('/run/docker.sock', gid=0)
     result = run_module(namespace_mode, host.module_args(api_timeout=0.2, fail_on='high'), capsys)
     assert result['_rc'] == 1 and 'audit-incomplete' in result['msg']
     assert result['complete'] is False
     assert [(e['daemon'], e['check'], e['kind']) for e in result['skipped_checks']] == [
-        ('rootful', 'container-root-is-host-root', 'unanswered')]
+        ('rootful', 'container-privilege', 'unanswered'), ('rootful', 'container-root-is-host-root', 'unanswered')]
     assert result['daemons'][0]['api_attempts'] == 2

@@ -31,6 +31,7 @@ class FakePw(object):
     def __init__(self, name, uid):
         self.pw_name = name
         self.pw_uid = uid
+        self.pw_gid = uid + 500 if uid else 0  # a primary gid that is not the uid: subgid takes it
 
 
 def fake_getpwnam(name):
@@ -434,3 +435,25 @@ def test_line_past_id_space_fails_nothing_written(env, capsys, database, line):
     assert rc == 1
     assert '%s:%d' % (path, lineno) in res['msg'] and 'nothing was changed' in res['msg']
     assert snapshot(env) == before and res['changed'] is False
+
+
+def test_map_own_id_writes_uid_and_primary_gid_lines_then_keeps_them(env, capsys):
+    env.subuid.write_text('bob:100000:65536\n')
+    env.subgid.write_text('bob:100000:65536\n')
+    rc, res = run(env.args(name='alice', map_own_id=True), capsys)
+    assert rc == 0 and res['changed'] is True, res
+    assert env.read('subuid').decode() == 'bob:100000:65536\nalice:1000:1\nalice:165536:65536\n'
+    # subgid: her primary group's gid (the fake passwd gives 1500)
+    assert env.read('subgid').decode() == 'bob:100000:65536\nalice:1500:1\nalice:165536:65536\n'
+    assert res['subuid'] == {'start': 165536, 'count': 65536}
+    rc, res = run(env.args(name='alice', map_own_id=True), capsys)
+    assert rc == 0 and res['changed'] is False, res
+    rc, res = run(env.args(name='alice'), capsys)     # without the option the line stays hers
+    assert rc == 0 and res['changed'] is False, res
+
+
+def test_map_own_id_for_an_unknown_user_fails_and_writes_nothing(env, capsys):
+    before = snapshot(env)
+    rc, res = run(env.args(name='ghost', allow_unknown_user=True, map_own_id=True), capsys)
+    assert rc == 1 and 'map_own_id needs an existing account' in res['msg']
+    assert snapshot(env) == before
