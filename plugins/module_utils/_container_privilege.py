@@ -326,7 +326,10 @@ def _devices(host_config):
 
 def _api_acts_on_host(userns_mode, daemon_mode):
     """(acts_on_host, source) from UsernsMode and the daemon's mode, as namespace_audit's
-    evaluate_container: UsernsMode=host under rootless is the daemon's namespace."""
+    evaluate_container: UsernsMode=host under rootless is the daemon's namespace, and
+    under Docker Desktop (desktop-vm) everything is its VM's."""
+    if daemon_mode == 'desktop-vm':
+        return False, 'daemon_mode'
     if userns_mode == 'host' and daemon_mode in ('default', 'userns-remap'):
         return True, 'engine_api'
     if daemon_mode == 'default':
@@ -340,7 +343,7 @@ def _api_namespace(kind, host_config, daemon_mode):
     mode = host_config.get(API_NAMESPACE_MODES[kind])
     if not mode:
         return None
-    if mode != 'host':
+    if mode != 'host' or daemon_mode == 'desktop-vm':  # Docker Desktop's 'host' is its VM
         return False
     # A rootless daemon's 'host' is its own (rootlesskit's) namespace; /proc tells whether
     # that is the host's.
@@ -498,6 +501,14 @@ def container_evidence(inspect=None, status_text=None, uid_map_text=None, namesp
 
     # Mounts and devices.
     ev['sensitive_mounts'] = sensitive_mounts(api, mounts, init_mounts, socket_hits)
+    if daemon_mode == 'desktop-vm':
+        # Docker Desktop's bind sources are paths of its VM (host files come in through its
+        # file sharing, as the desktop user): its /etc is not this host's, and its Docker
+        # socket is Docker Desktop's own engine, which acts as that user here.
+        for mount in ev['sensitive_mounts']:
+            mount.update(host_write=False, vm_path=True)
+            if mount['socket'] == 'rootful':
+                mount['socket'] = 'rootless'
     sources['sensitive_mounts'] = '+'.join(s for s, used in (('engine_api', api is not None),
                                                              ('mountinfo', mounts is not None),
                                                              ('inode', socket_hits is not None)) if used) or None
@@ -533,6 +544,9 @@ def _scope(evidence, daemon_mode):
         root = ', its root is host uid %d' % uid if uid is not None else ''
         if daemon_mode == 'rootless':
             return "only in the rootless daemon's user namespace%s" % root
+        if daemon_mode == 'desktop-vm':
+            return ("only inside Docker Desktop's VM (root there is the VM's root; files shared from "
+                    "this host are reached as the desktop user)")
         if daemon_mode == 'userns-remap':
             return 'only in its remapped user namespace%s' % root
         return 'only in its own user namespace%s' % root
@@ -660,7 +674,8 @@ def container_verdict(evidence, daemon_mode):
                 uid if uid is not None else '(not known)', '; '.join(_mount_text(m) for m in writes)))
         rootless_sockets = [m for m in evidence['sensitive_mounts'] if m['socket'] == 'rootless']
         if rootless_sockets:
-            reasons.append('a rootless daemon\'s socket gives what that daemon\'s user may do, not host root: %s'
+            reasons.append('the socket of a daemon that runs as one user (rootless, or Docker Desktop\'s engine) '
+                           'gives what that user may do, not host root: %s'
                            % '; '.join(_mount_text(m) for m in rootless_sockets))
         return result('root-only-in-its-user-namespace', reasons)
 

@@ -48,6 +48,26 @@ def rootless_socket_paths(fs):
     return sorted(found)
 
 
+#: Docker Desktop for Linux: its engine runs in a VM, reached through this socket in the
+#: user's home, served by the user's com.docker.backend (no socket activation).
+DESKTOP_SOCKET = '.docker/desktop/docker.sock'
+#: Daemon kinds whose sockets belong to one user, not to root.
+USER_KINDS = ('rootless', 'desktop')
+
+
+def desktop_socket_paths(fs, users):
+    """<home>/.docker/desktop/docker.sock of the users of /etc/passwd that exist ->
+    [(uid, host path)]."""
+    found = []
+    for user in users:
+        home = user.get('home') or ''
+        if home.startswith('/') and home.rstrip('/'):
+            path = home.rstrip('/') + '/' + DESKTOP_SOCKET
+            if fs.exists(path):
+                found.append((user['uid'], path))
+    return sorted(found)
+
+
 def is_rootless_process(proc, init_ns):
     """Process evidence alone: own user namespace, or not running as root."""
     user_ns = proc['ns'].get('user')
@@ -172,7 +192,9 @@ def discover_daemons(fs, with_fds=False):
     holds init namespaces, users and scan stats. Sockets with no running dockerd behind
     them are daemons too (pid None, "idle"): the audit modules do not connect to them
     unless connect_idle_sockets is set, since with systemd socket activation a connection
-    starts docker.service; they report them as daemon-not-running instead.
+    starts docker.service; they report them as daemon-not-running instead. Docker Desktop's
+    sockets (kind ``desktop``, key ``desktop:<uid>``) have no dockerd on this host either:
+    its engine runs in a VM, and asking it starts nothing (``awaits_process``).
     """
     pids, stats = scan_processes(fs)
     # PID 1's namespaces are only needed to judge a dockerd process: not read without one
@@ -203,22 +225,27 @@ def discover_daemons(fs, with_fds=False):
         for path in sockets:
             claimed.setdefault(path, daemon)
         daemons.append(daemon)
-    # sockets present on disk but served by no dockerd we could see
-    candidates = [(None, p) for p in ROOTFUL_SOCKETS] + rootless_socket_paths(fs)
-    for uid, path in candidates:
+    # sockets present on disk but served by no dockerd we could see; Docker Desktop's
+    # engine never is: it runs in a VM
+    candidates = [(None, p, 'rootful') for p in ROOTFUL_SOCKETS] + [
+        (uid, p, 'rootless') for uid, p in rootless_socket_paths(fs)] + [
+        (uid, p, 'desktop') for uid, p in desktop_socket_paths(fs, users)]
+    for uid, path, kind in candidates:
         canon = canonical_socket_path(path)
         if canon in claimed or not fs.exists(path):
             continue
-        if uid is None:
-            daemon = {'key': 'rootful', 'kind': 'rootful', 'pid': None, 'process': None,
-                      'sockets': [canon], 'uid': 0}
-        else:
-            daemon = {'key': 'rootless:%d' % uid, 'kind': 'rootless', 'pid': None,
-                      'process': None, 'sockets': [canon], 'uid': uid}
+        key = 'rootful' if kind == 'rootful' else '%s:%d' % (kind, uid)
+        daemon = {'key': key, 'kind': kind, 'pid': None, 'process': None, 'sockets': [canon],
+                  'uid': 0 if uid is None else uid}
         if any(d['key'] == daemon['key'] for d in daemons):
             daemon['key'] += ':' + canon
         daemon['mount_prefix'] = ''
-        daemon['config_path'] = daemon_config_path({'euid': uid, 'args': {}}, uid is not None, users)
+        if kind == 'desktop':
+            # the engine's daemon.json as Docker Desktop's settings write it
+            home = passwd_home(users, uid)
+            daemon['config_path'] = os.path.join(home, '.docker/daemon.json') if home else None
+        else:
+            daemon['config_path'] = daemon_config_path({'euid': uid, 'args': {}}, uid is not None, users)
         daemon['config'], daemon['config_error'] = (
             load_daemon_json(fs, daemon['config_path']) if daemon['config_path'] else ({}, None))
         claimed[canon] = daemon
@@ -226,6 +253,13 @@ def discover_daemons(fs, with_fds=False):
     stats['dockerd_pids'] = pids
     context = {'init_ns': init_ns, 'users': users, 'stats': stats}
     return daemons, context
+
+
+def awaits_process(daemon):
+    """True when a daemon without a dockerd process on this host is idle: its socket may be
+    held by systemd socket activation, which a connection would use to start dockerd.
+    Docker Desktop's engine runs in its VM, behind the user's backend: it is asked."""
+    return daemon.get('pid') is None and daemon['kind'] != 'desktop'
 
 
 def user_name(users, uid):

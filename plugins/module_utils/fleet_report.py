@@ -41,7 +41,7 @@ from ansible_collections.nsguard.docker.plugins.module_utils._findings import (
 
 SCHEMA_VERSION = 1
 MODULES = ('namespace_mode', 'socket_exposure')
-MODES = ('default', 'userns-remap', 'rootless', 'unknown')
+MODES = ('default', 'userns-remap', 'rootless', 'desktop-vm', 'unknown')
 #: namespace_mode's container verdicts (_container_privilege.VERDICTS), worst first.
 VERDICTS = ('host-root', 'can-become-host-root', 'root-only-in-its-user-namespace', 'unprivileged')
 DEFAULT_TITLE = 'Docker user namespace and socket exposure audit'
@@ -572,7 +572,7 @@ td.num{text-align:right}
 .sev{display:inline-block;min-width:4.5rem;padding:0 .35rem;border-radius:.25rem;color:#fff;font-weight:600;text-align:center}
 .zero{color:#9ca3af}
 .status-ok{color:#166534}.status-partial{color:#a16207}.status-failed,.status-missing{color:#991b1b}
-.mode-default{color:#b91c1c;font-weight:600}.mode-userns-remap,.mode-rootless{color:#166534}
+.mode-default{color:#b91c1c;font-weight:600}.mode-userns-remap,.mode-rootless,.mode-desktop-vm{color:#166534}
 .mode-unknown{color:#6b7280}
 .verdict-host-root,.verdict-can-become-host-root{color:#991b1b;font-weight:600}
 .verdict-root-only-in-its-user-namespace,.verdict-unprivileged{color:#166534}

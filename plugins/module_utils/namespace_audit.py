@@ -7,6 +7,9 @@
 
 Decision rules (``decide_mode``), applied in this order:
 
+0. ``desktop-vm`` for Docker Desktop's socket (``~/.docker/desktop/docker.sock``): its
+   engine runs in a VM, so container root is the VM's root, not this host's; verified when
+   GET /info names Docker Desktop as its OperatingSystem.
 1. ``rootless`` when the daemon runs in a user namespace other than PID 1's, or its
    effective uid is not 0, or its SecurityOptions contain ``name=rootless`` (or it was
    started with ``--rootless``).
@@ -47,7 +50,9 @@ from ansible_collections.nsguard.docker.plugins.module_utils.engine_api import (
     query_daemon,
 )
 
-MODES = ('default', 'userns-remap', 'rootless', 'unknown')
+MODES = ('default', 'userns-remap', 'rootless', 'desktop-vm', 'unknown')
+#: GET /info's OperatingSystem of Docker Desktop's engine.
+DESKTOP_OS = 'Docker Desktop'
 _REMAP_ROOT_DIR = re.compile(r'/(\d+)\.(\d+)/?$')
 INSPECT_BUDGET = 3.0
 
@@ -142,7 +147,8 @@ def decide_mode(evidence):
 
     evidence keys (None = not known): in_init_userns, euid, rootless_flag,
     security_options (None when the API did not answer), reachable, userns_remap_flag,
-    userns_remap_config, docker_root_dir, has_process.
+    userns_remap_config, docker_root_dir, has_process; desktop (Docker Desktop's socket)
+    and operating_system (GET /info).
     Returns {'mode', 'mode_basis', 'mode_source', 'mode_verified'}.
     """
     reachable = bool(evidence.get('reachable'))
@@ -150,6 +156,11 @@ def decide_mode(evidence):
     sec = evidence.get('security_options') if reachable else None
     source = ('engine_api+process' if reachable and has_process else
               'engine_api' if reachable else 'process' if has_process else 'none')
+
+    if evidence.get('desktop'):
+        verified = reachable and DESKTOP_OS in str(evidence.get('operating_system') or '')
+        return {'mode': 'desktop-vm', 'mode_basis': ['socket_path'] + (['operating_system'] if verified else []),
+                'mode_source': 'engine_api' if reachable else 'none', 'mode_verified': verified}
 
     basis = []
     if evidence.get('in_init_userns') is False:
@@ -222,6 +233,8 @@ def evaluate_container(item, daemon_mode, container_proc=None, init_user_ns=None
 
     if user_ns and init_user_ns:
         shares, shares_basis = user_ns == init_user_ns, 'ns_inode'
+    elif daemon_mode == 'desktop-vm':  # a user namespace of the VM's kernel, whatever UsernsMode
+        shares, shares_basis = False, 'daemon_mode'
     elif userns_mode == 'host' and daemon_mode in ('default', 'userns-remap'):
         shares, shares_basis = True, 'userns_mode'
     elif daemon_mode == 'default':
@@ -297,6 +310,8 @@ def build_daemon_report(daemon, api, config, config_path, config_error, init_ns,
         'docker_root_dir': info.get('DockerRootDir'),
         'userns_remap_flag': args.get('userns_remap'),
         'userns_remap_config': (config or {}).get('userns-remap') if isinstance(config, dict) else None,
+        'desktop': daemon['kind'] == 'desktop',
+        'operating_system': info.get('OperatingSystem'),
     }
     decision = decide_mode(evidence)
     uid = daemon.get('uid')
@@ -345,7 +360,7 @@ def check_severity(check, mode):
     """The highest severity ``check`` can find under a daemon of ``mode``: inside a rootless
     daemon's user namespace a container's privilege findings are low at most (the socket
     mounts that stay high are socket_exposure's)."""
-    if check == 'container-privilege' and mode == 'rootless':
+    if check == 'container-privilege' and mode in ('rootless', 'desktop-vm'):
         return 'low'
     return API_CHECKS[check]
 
@@ -404,6 +419,15 @@ def daemon_findings(daemon):
         findings.append(_findings.make_finding('userns-default-mode', 'high', '2.9', subject, message, evidence))
     if daemon.get('idle'):
         findings.append(_audit_module.idle_finding(daemon['id'], daemon['sockets'], 'namespace_mode'))
+    if daemon['mode'] == 'desktop-vm':
+        findings.append(_findings.make_finding(
+            'desktop-vm-engine', 'info', None, subject,
+            "Docker Desktop's engine runs in a VM: container root is the VM's root, not this host's, "
+            'and host files shared with the VM are reached as %s. This host\'s /proc shows none of its '
+            'containers: their verdicts rest on the Engine API alone, and the VM\'s kernel settings '
+            'cannot be read from here.' % (daemon['user'] or 'uid %s' % daemon['uid']),
+            {'sockets': daemon['sockets'], 'uid': daemon['uid'], 'user': daemon['user'],
+             'mode_verified': daemon['mode_verified']}))
     gaps = [e for e in skipped_checks(daemon) if e['kind'] != 'not_asked']
     if gaps:
         # As severe as what the skipped checks find (API_CHECKS).
@@ -589,7 +613,7 @@ def run_audit(fs, query_api=True, timeout=DEFAULT_TIMEOUT, query=query_daemon,
         proc = daemon.get('process')
         config, config_path, config_error = daemon['config'], daemon['config_path'], daemon['config_error']
         api = None
-        if query_api and daemon.get('pid') is None and not connect_idle_sockets:
+        if query_api and _daemons.awaits_process(daemon) and not connect_idle_sockets:
             # No dockerd runs: with socket activation a connection would start one.
             api = {'reachable': False, 'info': None, 'idle': True,
                    'error': 'not asked: no dockerd process serves this socket (connect_idle_sockets=false)'}
@@ -597,7 +621,8 @@ def run_audit(fs, query_api=True, timeout=DEFAULT_TIMEOUT, query=query_daemon,
             present = [p for p in daemon['sockets'] if fs.exists(p)] or daemon['sockets'][:1]
             for path in present:
                 api = query(fs.path(path), timeout=timeout, containers=True, inspect=True,
-                            budget=INSPECT_BUDGET, candidates=candidates)
+                            budget=INSPECT_BUDGET,
+                            candidates=None if daemon['kind'] == 'desktop' else candidates)
                 if api.get('reachable'):
                     break
             if api is None:
@@ -606,7 +631,8 @@ def run_audit(fs, query_api=True, timeout=DEFAULT_TIMEOUT, query=query_daemon,
             api = {'reachable': False, 'error': 'Engine API not queried (query_api=false)', 'info': None,
                    'not_asked': True}
         report = build_daemon_report(daemon, api, config, config_path, config_error, init_ns, users)
-        same_pidns = True
+        # Docker Desktop's container pids are its VM's: this host's /proc is not theirs
+        same_pidns = daemon['kind'] != 'desktop'
         if proc and proc['ns'].get('pid') and init_ns.get('pid'):
             same_pidns = proc['ns']['pid'] == init_ns['pid']
         containers = []

@@ -193,7 +193,7 @@ def socket_findings(sockets, groups, users, allow_users=(), allow_groups=()):
         mode = sock['mode_bits']
         evidence = {'owner': sock['owner'], 'uid': sock['uid'], 'group': sock['group'],
                     'gid': sock['gid'], 'mode': sock['mode'], 'daemon': sock.get('daemon')}
-        rootless = sock['kind'] == 'rootless'
+        rootless = sock['kind'] in _daemons.USER_KINDS
         if mode & stat.S_IWOTH:
             findings.append(_findings.make_finding(
                 'socket-world-writable', 'high' if rootless else 'critical', '3.16', subject,
@@ -580,7 +580,7 @@ def mount_findings(mounts):
             'container:%s/%s' % (hit['daemon'], who),
             'Container %s mounts %s at %s (%s): whoever controls the container controls the '
             'Docker daemon%s.' % (who, hit['source'], hit['destination'], hit['match'].replace('_', ' '),
-                                  '' if hit['daemon'].startswith('rootless') else ' and the host'),
+                                  '' if hit['daemon'].startswith(('rootless', 'desktop')) else ' and the host'),
             hit))
     return findings
 
@@ -673,7 +673,7 @@ def run_audit(fs, allow_users=(), allow_groups=(), unit_dirs=UNIT_DIRS, query_ap
                         'config_error': error})
     for daemon in audited:
         proc = daemon.get('process')
-        rootless = daemon['kind'] == 'rootless'
+        rootless = daemon['kind'] in _daemons.USER_KINDS
         config = daemon['config'] if isinstance(daemon['config'], dict) else {}
         args = proc['args'] if proc else {}
 
@@ -718,14 +718,16 @@ def run_audit(fs, allow_users=(), allow_groups=(), unit_dirs=UNIT_DIRS, query_ap
         if not query_api:
             skipped.append(skipped_check(daemon['key'], 'container-mounts-socket',
                                          'the Engine API was not asked (query_api=false)', 'not_asked'))
-        elif daemon.get('pid') is None and not connect_idle_sockets:
+        elif _daemons.awaits_process(daemon) and not connect_idle_sockets:
             # No dockerd runs: with socket activation a connection would start one.
             idle.append(daemon)
         else:
             api = None
             for path in [p for p in daemon['sockets'] if fs.exists(p)] or daemon['sockets'][:1]:
-                api = query(fs.path(path), timeout=timeout, containers=True, candidates=candidates,
-                            inspect=candidates is not None, info=candidates is not None)
+                # Docker Desktop's containers are its VM's: /proc's candidates are not theirs
+                own = None if daemon['kind'] == 'desktop' else candidates
+                api = query(fs.path(path), timeout=timeout, containers=True, candidates=own,
+                            inspect=own is not None, info=own is not None)
                 if api.get('reachable'):
                     break
             if api.get('reachable') and api.get('error') is None:
@@ -746,6 +748,12 @@ def run_audit(fs, allow_users=(), allow_groups=(), unit_dirs=UNIT_DIRS, query_ap
     inodes = set(s['inode'] for s in sockets if s['is_socket'])
     api_hits, cut = [], []
     for daemon in sorted(daemons, key=lambda d: d['key']):
+        if daemon['kind'] == 'desktop':
+            # Its containers' bind sources are paths of Docker Desktop's VM: matched against
+            # the VM's own engine socket by path only, never stat'ed on this host.
+            api_hits.extend(socket_mounts(daemon['key'], daemon.get('_containers') or [],
+                                          list(_daemons.ROOTFUL_SOCKETS)))
+            continue
         api_hits.extend(socket_mounts(daemon['key'], daemon.get('_containers') or [], all_socket_paths,
                                       fs=fs, inodes=inodes, truncated=cut))
     for item in cut:

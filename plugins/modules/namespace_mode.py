@@ -32,6 +32,14 @@ description:
     with the error, and its mode comes from process evidence only (C(mode_source=process));
     userns-remap then counts from the command line or daemon.json with C(mode_verified=false).
     A socket that nobody answers on and no process serves is mode C(unknown)."
+  - "Docker Desktop for Linux (its socket C(~/.docker/desktop/docker.sock), the
+    C(desktop-linux) context) is its own mode, C(desktop-vm): its engine runs in a VM, so
+    container root is the VM's root, not this host's, and host files shared with the VM are
+    reached as the desktop user. Its socket is asked (the user's Docker Desktop backend
+    serves it; no socket activation), verified when C(GET /info) names Docker Desktop. Its
+    containers' processes are the VM's: this host's C(/proc) is not read for them, so their
+    verdicts rest on the Engine API alone, their bind sources are the VM's paths, and a
+    C(desktop-vm-engine) (info) finding says what cannot be seen from the host."
   - For each running container (C(GET /containers/<id>/json) of each container whose processes
     C(/proc) shows, when they are all that C(GET /info) counts; else listed by
     C(GET /containers/json) first) reports
@@ -93,7 +101,7 @@ notes:
     for writable host trees; a mount that matters only as a Docker socket is
     socket_exposure's C(container-mounts-socket), CIS 5.31); C(subid-overlap) (high) two principals share host IDs;
     C(subid-malformed) (low); C(daemon-not-running) (info, a socket no dockerd serves, not
-    connected to); C(kernel-userns-disabled) and C(apparmor-userns-restricted) (info);
+    connected to); C(kernel-userns-disabled), C(apparmor-userns-restricted) and C(desktop-vm-engine) (info);
     C(audit-incomplete) (high when a daemon's Engine API did not answer after one retry, or
     containers were not inspected, naming the checks that were skipped, as severe as what they
     find; low when some paths could not be read)."
@@ -127,11 +135,12 @@ daemons:
   elements: dict
   contains:
     id:
-      description: C(rootful), C(rootless:<uid>), or C(pid:<pid>) for a daemon in another mount namespace.
+      description: C(rootful), C(rootless:<uid>), C(desktop:<uid>) for Docker Desktop, or C(pid:<pid>) for a daemon
+        in another mount namespace.
       type: str
       sample: rootless:1000
     kind:
-      description: C(rootful) or C(rootless), from process evidence or the socket location.
+      description: C(rootful), C(rootless) or C(desktop), from process evidence or the socket location.
       type: str
     pid:
       description: PID of the dockerd process, null when only a socket was found.
@@ -173,7 +182,7 @@ daemons:
       type: str
       sample: inspect
     mode:
-      description: C(default), C(userns-remap), C(rootless) or C(unknown).
+      description: C(default), C(userns-remap), C(rootless), C(desktop-vm) or C(unknown).
       type: str
       sample: userns-remap
     mode_basis:

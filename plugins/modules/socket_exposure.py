@@ -16,8 +16,10 @@ description:
   - Reaching a rootful Docker daemon is root on the host. This module reports every way to
     reach one, and each rootless daemon, with findings mapped to the CIS Docker Benchmark.
   - "Unix sockets: C(/var/run/docker.sock), C(/run/docker.sock), C(-H unix://...) and
-    C(--host) paths of running dockerd processes, C(hosts) in daemon.json and rootless
-    sockets C(/run/user/*/docker.sock); for each its owner, group and mode and who can
+    C(--host) paths of running dockerd processes, C(hosts) in daemon.json, rootless
+    sockets C(/run/user/*/docker.sock) and Docker Desktop's C(~/.docker/desktop/docker.sock)
+    (judged as its user's socket, like a rootless one; its containers' bind sources are
+    paths of Docker Desktop's VM, matched by path against the VM's own socket); for each its owner, group and mode and who can
     connect: root, the owner, members of its group when group-writable (C(/etc/group)
     members plus users whose primary group it is) and everyone when world-writable."
   - "TCP endpoints: from daemon.json C(hosts), dockerd's command line (C(-H tcp://...),
@@ -130,7 +132,7 @@ sockets:
       type: str
       sample: /run/docker.sock
     kind:
-      description: C(rootful) or C(rootless).
+      description: C(rootful), C(rootless) or C(desktop).
       type: str
     daemon:
       description: Id of the daemon serving it (as in M(nsguard.docker.namespace_mode)).

@@ -264,7 +264,8 @@ def test_rootless_root_writing_a_host_mount_and_its_own_socket():
     assert verdict['verdict'] == RO
     assert verdict['reasons'][1:] == [
         'writable host mounts give only what host uid 1000 may write: /etc at /host-etc (writable, engine_api)',
-        "a rootless daemon's socket gives what that daemon's user may do, not host root: /run/user/1000/docker.sock "
+        "the socket of a daemon that runs as one user (rootless, or Docker Desktop's engine) gives what that "
+        "user may do, not host root: /run/user/1000/docker.sock "
         "at /var/run/docker.sock (writable, engine_api)"]
     assert summary(cp.container_findings('dev', evidence, verdict, 'rootless')) == [
         ('container-no-new-privileges-off', 'info', '5.25'),

@@ -133,3 +133,14 @@ def test_discover_socket_only_daemons_load_their_config(host):
     by_key = dict((d['key'], d) for d in daemons)
     assert by_key['rootful']['config'] is None and 'malformed' in by_key['rootful']['config_error']
     assert by_key['rootless:1000']['config_path'] == '/home/alice/.config/docker/daemon.json'
+
+
+def test_docker_desktop_sockets_in_homes(host):
+    fakehost.build_desktop_host(host)
+    daemons, _context = _daemons.discover_daemons(host.fs())
+    (desktop,) = [d for d in daemons if d['kind'] == 'desktop']
+    assert desktop['key'] == 'desktop:%d' % fakehost.DESKTOP_UID and desktop['pid'] is None
+    assert desktop['sockets'] == [os.path.join(fakehost.desktop_home(host), '.docker', 'desktop', 'docker.sock')]
+    assert desktop['config_path'] == os.path.join(fakehost.desktop_home(host), '.docker/daemon.json')
+    assert _daemons.awaits_process(desktop) is False
+    assert _daemons.desktop_socket_paths(host.fs(), [{'uid': 7, 'home': '/'}, {'uid': 8, 'home': ''}]) == []

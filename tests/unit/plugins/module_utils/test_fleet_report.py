@@ -207,7 +207,7 @@ def test_daemon_modes_and_sources(fleet):
     assert modes['web1.example'] == [('rootful', 'default'), ('rootless:1000', 'rootless')]
     assert modes['db1.example'] == [('rootful', 'userns-remap')]
     assert modes['plain.example'] == []
-    assert fleet['summary']['modes'] == {'default': 3, 'userns-remap': 1, 'rootless': 1, 'unknown': 0}
+    assert fleet['summary']['modes'] == {'default': 3, 'userns-remap': 1, 'rootless': 1, 'desktop-vm': 0, 'unknown': 0}
     web = [h for h in fleet['hosts'] if h['name'] == 'web1.example'][0]
     rootful = [d for d in web['daemons'] if d['id'] == 'rootful'][0]
     assert rootful['containers'] == 2 and rootful['containers_root_is_host_root'] == 2
@@ -236,6 +236,18 @@ def test_containers_with_their_verdicts_per_host_and_in_the_summary(schema, flee
     assert document['summary']['container_verdicts']['not known'] == 1
     _validate(schema, json.loads(fr.to_json(document)))
     assert '1 not known' in fr.render_markdown(document)
+
+
+def test_a_docker_desktop_host_in_the_report(schema):
+    document = fr.build_fleet({'laptop.example': _audit(fakehost.build_desktop_host)},
+                              generated_at='2026-01-02T03:04:05Z')
+    _validate(schema, json.loads(fr.to_json(document)))
+    assert document['summary']['modes']['desktop-vm'] == 1
+    (host,) = document['hosts']
+    assert sorted((c['daemon_mode'], c['name'], c['verdict']) for c in host['containers']) == [
+        ('desktop-vm', 'share', 'root-only-in-its-user-namespace'),
+        ('desktop-vm', 'vmpriv', 'root-only-in-its-user-namespace')]
+    assert '1 desktop-vm' in fr.render_markdown(document)
 
 
 def test_markdown_and_html_show_each_containers_verdict(fleet):

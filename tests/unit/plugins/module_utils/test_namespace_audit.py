@@ -270,8 +270,8 @@ def test_skipped_checks_say_what_the_api_would_have_checked():
     # The severity is that of the container findings the API-based check makes; under a
     # rootless daemon a container's privilege findings are low at most.
     assert na.API_CHECKS['container-root-is-host-root'] == na.CONTAINER_FINDINGS['container-root-is-host-root'][0]
-    assert [na.check_severity('container-privilege', m) for m in na.MODES] == ['critical', 'critical', 'low',
-                                                                                'critical']
+    severities = [na.check_severity('container-privilege', m) for m in na.MODES]
+    assert severities == ['critical', 'critical', 'low', 'low', 'critical']
 
 
 def test_run_audit_complete_and_skipped_checks(host):
@@ -351,7 +351,8 @@ def test_run_audit_default_and_rootless_daemons(host):
         ('web', 'unprivileged'), ('ci-runner', 'host-root'), ('dev', 'root-only-in-its-user-namespace')]
     assert rootful['containers'][1]['privilege']['sensitive_mounts'][0]['socket'] == 'rootful'
     assert result['errors'] == []
-    assert result['summary']['modes'] == {'default': 1, 'userns-remap': 0, 'rootless': 1, 'unknown': 0}
+    assert result['summary']['modes'] == {'default': 1, 'userns-remap': 0, 'rootless': 1, 'desktop-vm': 0,
+                                          'unknown': 0}
     assert result['summary']['max_severity'] == 'high'
     assert result['init_user_namespace'] == fakehost.INIT_USER_NS
     assert result['kernel']['max_user_namespaces'] == 63432
@@ -528,3 +529,45 @@ def test_run_audit_knows_a_hard_link_of_the_socket_by_its_inode(host):
     # the socket is socket_exposure's finding (5.31); this module adds none for it
     assert 'container-sensitive-mount' not in [f['id'] for f in result['findings']]
     assert result['errors'] == []
+
+
+# ------------------------------------------------------------------ Docker Desktop
+
+def test_docker_desktop_is_its_own_mode_and_its_containers_are_the_vms(host):
+    fakehost.build_desktop_host(host)
+    result = na.run_audit(host.fs())
+    (desktop,) = [d for d in result['daemons'] if d['kind'] == 'desktop']
+    assert desktop['id'] == 'desktop:%d' % fakehost.DESKTOP_UID and desktop['user'] == 'dora'
+    assert (desktop['mode'], desktop['mode_verified'], desktop['mode_basis']) == (
+        'desktop-vm', True, ['socket_path', 'operating_system'])
+    assert desktop['idle'] is False and desktop['reachable'] is True   # asked: no socket activation
+    assert desktop['container_pids_in_host_pidns'] is False
+    verdicts = dict((c['name'], c) for c in desktop['containers'])
+    privileged = verdicts['vmpriv']
+    # its pid is the VM's: the host's pid 1234 (root, the host's namespaces) was not read
+    assert privileged['privilege']['inputs']['proc'] is False
+    assert privileged['privilege']['sources']['acts_on_host'] == 'daemon_mode'
+    assert privileged['verdict'] == 'root-only-in-its-user-namespace'
+    assert "Docker Desktop's VM" in ' '.join(privileged['verdict_reasons'])
+    # the VM's socket is Docker Desktop's own engine, the VM's /etc is not this host's
+    assert [(m['socket'], m['vm_path']) for m in privileged['privilege']['sensitive_mounts']] == [('rootless', True)]
+    assert privileged['privilege']['host_namespaces'] == []
+    assert verdicts['share']['verdict'] == 'root-only-in-its-user-namespace'
+    assert verdicts['share']['privilege']['sensitive_mounts'][0]['host_write'] is False
+    findings = [(f['id'], f['severity']) for f in result['findings'] if f['subject'].startswith(
+        ('daemon:desktop', 'container:desktop'))]
+    assert ('desktop-vm-engine', 'info') in findings and ('container-privileged', 'low') in findings
+    assert not [f for f in findings if f[1] in ('critical', 'high')], findings
+    assert 'userns-default-mode' not in [f['id'] for f in result['findings']]
+    assert result['summary']['modes']['desktop-vm'] == 1
+    # unanswered, what it skips is low: nothing a Desktop container holds acts on this host
+    assert na.check_severity('container-privilege', 'desktop-vm') == 'low'
+
+
+def test_desktop_mode_rests_on_the_socket_when_the_engine_does_not_answer():
+    decision = na.decide_mode({'desktop': True, 'reachable': False})
+    assert decision == {'mode': 'desktop-vm', 'mode_basis': ['socket_path'], 'mode_source': 'none',
+                        'mode_verified': False}
+    # a socket there that answers as something else is not verified as Docker Desktop
+    assert na.decide_mode({'desktop': True, 'reachable': True, 'operating_system': 'Ubuntu 24.04'})[
+        'mode_verified'] is False

@@ -577,3 +577,20 @@ def test_merge_mounts_one_entry_per_exposure():
         (CID[:12], '/hostrun', ['engine_api', 'proc'], 42),
         (OTHER_CID[:12], '/run/docker.sock', ['proc'], 42)]
     assert [s['destination'] for s in merged[1]['submounts']] == ['/hostrun/user/1000']
+
+
+def test_docker_desktop_socket_is_the_users_and_its_containers_paths_are_the_vms(host):
+    fakehost.build_desktop_host(host)
+    host.dead_socket('/run/docker.sock', gid=0)   # this host's own socket, by the VM path's name
+    result = sa.run_audit(host.fs(), unit_dirs=[])
+    desktop = [s for s in result['sockets'] if s['daemon'] == 'desktop:%d' % fakehost.DESKTOP_UID]
+    assert len(desktop) == 1 and desktop[0]['kind'] == 'desktop'
+    subject = 'socket:%s' % desktop[0]['path']
+    # owned by its user at 0600: no root:docker expectation, no finding
+    assert not [f for f in result['findings'] if f['subject'] == subject], result['findings']
+    mounts = [f for f in result['findings'] if f['id'] == 'container-mounts-socket']
+    assert [(f['subject'], f['severity']) for f in mounts] == [
+        ('container:desktop:%d/vmpriv' % fakehost.DESKTOP_UID, 'high')]
+    assert 'and the host' not in mounts[0]['message']
+    # asked without connect_idle_sockets: Docker Desktop's socket starts nothing
+    assert 'daemon-not-running' not in [f['id'] for f in result['findings'] if 'desktop' in f['subject']]
