@@ -93,12 +93,14 @@ def socket_inodes(fs, pid):
 
 
 def kernel_userns_state(fs):
-    """User-namespace sysctls; files that do not exist on this kernel are None."""
+    """User-namespace sysctls, and IPv4 forwarding (a rootful daemon's bridge networks need
+    it); files that do not exist on this kernel are None."""
     state = {}
     for key, path in (('max_user_namespaces', '/proc/sys/user/max_user_namespaces'),
                       ('unprivileged_userns_clone', '/proc/sys/kernel/unprivileged_userns_clone'),
                       ('apparmor_restrict_unprivileged_userns',
-                       '/proc/sys/kernel/apparmor_restrict_unprivileged_userns')):
+                       '/proc/sys/kernel/apparmor_restrict_unprivileged_userns'),
+                      ('ip_forward', '/proc/sys/net/ipv4/ip_forward')):
         text = fs.read_text(path, missing_ok=True)
         try:
             state[key] = int(text.strip()) if text is not None else None

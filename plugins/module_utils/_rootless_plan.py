@@ -34,6 +34,10 @@ FILE_MODE = '0644'
 
 SYSCTL_PATH = '/etc/sysctl.d/99-nsguard-rootless.conf'
 PROFILE_D_PATH = '/etc/profile.d/nsguard-rootless-docker.sh'
+#: A drop-in of every user's systemd manager (user@.service): the cgroup controllers it
+#: hands to the user, which a rootless daemon needs for `docker run --cpus/--memory/...`.
+DELEGATE_PATH = '/etc/systemd/system/user@.service.d/nsguard-rootless-delegate.conf'
+DELEGATE_CONTROLLERS = ('cpu', 'cpuset', 'io', 'memory', 'pids')
 PROFILE_D_CONTENT = (
     '# Managed by nsguard.docker.rootless: a user with a rootless daemon talks to it.\n'
     'if [ -z "${DOCKER_HOST:-}" ] && [ -S "/run/user/$(id -u)/docker.sock" ]; then\n'
@@ -179,6 +183,15 @@ def sysctl_content(params, knobs):
     return '\n'.join(lines) + '\n'
 
 
+def delegate_content(controllers):
+    """The text of the user@.service drop-in delegating ``controllers`` (None for none)."""
+    if not controllers:
+        return None
+    return ('# Managed by nsguard.docker.rootless: cgroup controllers for the users\' managers,\n'
+            '# so rootless containers take --cpus, --cpuset-cpus, --blkio-weight, --memory, --pids-limit.\n'
+            '[Service]\nDelegate=%s\n' % ' '.join(controllers))
+
+
 def file_ok(found, content):
     """A file the role writes is left alone only when all it sets is already so: a
     regular file (a link would be replaced), root:root, 0644, the same text."""
@@ -221,6 +234,9 @@ def plan(params, facts):
     sysctl_ok = file_ok(facts['files'].get(sysctl_path), sysctl_text)
     profile_d_path = params['profile_d_path']
     profile_d_ok = file_ok(facts['files'].get(profile_d_path), params['profile_d_content'])
+    delegate_path = params['delegate_path']
+    delegate_text = delegate_content(params['delegate_controllers'])
+    delegate_ok = delegate_text is None or file_ok(facts['files'].get(delegate_path), delegate_text)
 
     return {
         'present': present,
@@ -250,6 +266,12 @@ def plan(params, facts):
             'path': profile_d_path,
             'ok': profile_d_ok,
             'write': params['docker_host'] == 'profile_d' and bool(present) and not profile_d_ok,
+        },
+        'delegate': {
+            'path': delegate_path,
+            'content': delegate_text,
+            'ok': delegate_ok,
+            'write': bool(present) and not delegate_ok,
         },
         'units': units_plan(params, facts),
         'remove_from_docker_group': [name for name in params['remove_from_docker_group']

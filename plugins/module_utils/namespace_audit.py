@@ -495,18 +495,31 @@ def subid_findings(name, entries, invalid, overlaps):
     return findings
 
 
-def kernel_findings(kernel):
+def kernel_findings(kernel, rootful=False):
+    """Hardening baselines that break user namespaces or Docker, each with the setting that
+    fixes it. ``rootful``: a rootful daemon (default or userns-remap) runs here."""
     findings = []
-    disabled = []
+    disabled, fixes = [], []
     if kernel.get('max_user_namespaces') == 0:
         disabled.append('user.max_user_namespaces=0')
+        fixes.append('user.max_user_namespaces=28633')
     if kernel.get('unprivileged_userns_clone') == 0:
         disabled.append('kernel.unprivileged_userns_clone=0')
+        fixes.append('kernel.unprivileged_userns_clone=1')
     if disabled:
         findings.append(_findings.make_finding(
             'kernel-userns-disabled', 'info', None, 'kernel',
-            'Unprivileged user namespaces are disabled (%s): rootless Docker cannot run here.'
-            % ', '.join(disabled), dict(kernel)))
+            'Unprivileged user namespaces are disabled (%s): rootless Docker cannot run here. A '
+            'hardening baseline sets this; %s fixes it (the rootless role does with '
+            'rootless_enable_userns: true).' % (', '.join(disabled), ' and '.join(fixes)),
+            dict(kernel, fix=fixes)))
+    if rootful and kernel.get('ip_forward') == 0:
+        findings.append(_findings.make_finding(
+            'kernel-ip-forward-off', 'medium', None, 'kernel',
+            'IPv4 forwarding is off (net.ipv4.ip_forward=0) while a rootful Docker daemon runs: '
+            'containers on its bridge networks reach nothing outside this host and published ports '
+            'break. dockerd turns it on when it starts, so a hardening baseline applied afterwards '
+            'set it; net.ipv4.ip_forward=1 fixes it.', dict(kernel, fix=['net.ipv4.ip_forward=1'])))
     if kernel.get('apparmor_restrict_unprivileged_userns') == 1:
         findings.append(_findings.make_finding(
             'apparmor-userns-restricted', 'info', None, 'kernel',
@@ -661,7 +674,8 @@ def run_audit(fs, query_api=True, timeout=DEFAULT_TIMEOUT, query=query_daemon,
         findings.extend(subid_findings(name, entries, invalid, overlaps))
     for report in reports:
         findings.extend(daemon_findings(report))
-    findings.extend(kernel_findings(kernel))
+    findings.extend(kernel_findings(kernel, any(r['mode'] in ('default', 'userns-remap') and r.get('pid')
+                                                for r in reports)))
     findings.extend(_findings.incomplete_finding(fs.errors, 'namespace_mode'))
     findings = _findings.sort_findings(findings)
     skipped = [e for report in reports for e in skipped_checks(report)]

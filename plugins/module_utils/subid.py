@@ -379,7 +379,25 @@ def ranges_overlap(start_a, count_a, start_b, count_b):
     return start_a < start_b + count_b and start_b < start_a + count_a
 
 
+#: Owner of the pseudo-entries that stand for the ids of accounts (ensure_present).
+ACCOUNT_OWNER = '\0account'
+
+
+def account_entries(ids, own_id=None):
+    """One-id pseudo-entries for the ids of existing accounts (as NSS lists them: local,
+    LDAP, sssd), which a new range must not contain: a container id mapped onto one would
+    own that account's files. ``own_id`` (the user's own) is left out."""
+    return [Line.entry(ACCOUNT_OWNER, number, 1) for number in sorted(set(ids)) if number != own_id]
+
+
+def ids_in_range(ids, start, count):
+    """The ids of ``ids`` in ``[start, start + count)``, sorted."""
+    return sorted(number for number in set(ids) if start <= number < start + count)
+
+
 def _describe(line):
+    if line.owner == ACCOUNT_OWNER:
+        return 'the id %d of an existing account' % line.start
     where = ' (line %d)' % line.lineno if line.lineno else ''
     return "%s's range %d-%d%s" % (line.owner, line.start, line.end - 1, where)
 
@@ -502,7 +520,7 @@ def _with_own_id_line(entries, user, uid, own_id, range_line):
 
 def ensure_present(entries, user, uid, count, start=None, min_id=DEFAULT_SUB_MIN,
                    max_id=DEFAULT_SUB_MAX, allow_small_count=False, allow_move=False,
-                   own_id=None, map_own_id=False):
+                   own_id=None, map_own_id=False, account_ids=()):
     """Make sure ``user`` has a range of at least ``count`` ids that overlaps nobody else's.
 
     ``entries``: parsed lines; ``uid``: the user's numeric uid, or None (then only lines
@@ -529,6 +547,11 @@ def ensure_present(entries, user, uid, count, start=None, min_id=DEFAULT_SUB_MIN
     sorts a user's ranges by their first id, so the own id must be below the range; a
     foreign range holding it, or a range below it, raises :class:`SubidError`.
 
+    ``account_ids`` are the ids of existing accounts in this file's kind (uids for subuid,
+    gids for subgid): a range the module chooses contains none of them, and an explicit
+    ``start`` whose range would is refused. A range the user already has is not moved for
+    them (the caller warns).
+
     Foreign lines, comments and blank lines are never changed or moved.
     Returns ``PresentResult(entries, changed, start, count, moved)``; ``moved`` is the
     list of the user's lines before the change when it was a move, else empty.
@@ -540,9 +563,14 @@ def ensure_present(entries, user, uid, count, start=None, min_id=DEFAULT_SUB_MIN
     keep_own = map_own_id or bool(own_line)
     own = [line for line in user_entries(entries, user, uid) if not is_own_id_line(line, user, uid, own_id)]
     foreign = foreign_entries(entries, user, uid)
+    accounts = account_entries(account_ids, own_id)
 
     def clashes(first, size):
         return [line for line in foreign if ranges_overlap(first, size, line.start, line.count)]
+
+    def clashes_new(first, size):
+        """What a range the module places would overlap: other owners' and accounts' ids."""
+        return clashes(first, size) + [line for line in accounts if first <= line.start < first + size]
 
     if keep_own and clashes(own_id, 1):
         raise SubidError('%s\'s own id %d is in %s: it cannot also map %s\'s container root; nothing was '
@@ -567,7 +595,7 @@ def ensure_present(entries, user, uid, count, start=None, min_id=DEFAULT_SUB_MIN
                 return finish(list(entries), False, line, [])
 
     if start is not None:
-        clash = clashes(start, count)
+        clash = clashes_new(start, count)
         if clash:
             raise SubidError('requested range %d-%d for %s overlaps %s' % (
                 start, start + count - 1, user, ', '.join(_describe(line) for line in clash)))
@@ -585,12 +613,12 @@ def ensure_present(entries, user, uid, count, start=None, min_id=DEFAULT_SUB_MIN
         top = min(max_id, MAX_ID)
         candidates = [line.start for line in own
                       if line.start >= min_id and line.start + count - 1 <= top
-                      and not clashes(line.start, count)]
+                      and not clashes_new(line.start, count)]
         keeping = [first for first in candidates
                    if all(_contains(first, count, line) for line in own if line.count)]
         new_start = (keeping or candidates or [None])[0]
         if new_start is None:
-            new_start = find_free_start(foreign, count, min_id, max_id)
+            new_start = find_free_start(foreign + accounts, count, min_id, max_id)
 
     moved = []
     if any(line.count and not _contains(new_start, count, line) for line in own):
@@ -602,7 +630,7 @@ def ensure_present(entries, user, uid, count, start=None, min_id=DEFAULT_SUB_MIN
             'move, or start to choose the place; nothing was changed'
             % (user, count, new_start, new_start + count - 1, user,
                ', '.join(_describe(line) for line in own if line.count),
-               '; '.join(_why_not_in_place(line, count, min_id, max_id, clashes) for line in own
+               '; '.join(_why_not_in_place(line, count, min_id, max_id, clashes_new) for line in own
                          if line.count and not _contains(new_start, count, line)), user))
 
     new_line = Line.entry(user, new_start, count)

@@ -61,7 +61,8 @@ description:
     C(unprivileged), with the reasons (docs/audit-report.md, Container verdicts)."
   - Also reports the kernel's user namespace switches (C(user.max_user_namespaces),
     C(kernel.unprivileged_userns_clone), C(kernel.apparmor_restrict_unprivileged_userns) where
-    present) and overlaps of subordinate ID ranges between principals in C(/etc/subuid) and
+    present) and C(net.ipv4.ip_forward), naming the setting that fixes a hardening baseline
+    that breaks user namespaces or a rootful daemon's networks, and overlaps of subordinate ID ranges between principals in C(/etc/subuid) and
     C(/etc/subgid) (numeric owners and names of the same uid are one principal).
   - Read-only. Processes that exit while being read and unreadable files are tolerated and
     listed in RV(errors). A host without Docker gives RV(daemons=[]).
@@ -102,6 +103,7 @@ notes:
     socket_exposure's C(container-mounts-socket), CIS 5.31); C(subid-overlap) (high) two principals share host IDs;
     C(subid-malformed) (low); C(daemon-not-running) (info, a socket no dockerd serves, not
     connected to); C(kernel-userns-disabled), C(apparmor-userns-restricted) and C(desktop-vm-engine) (info);
+    C(kernel-ip-forward-off) (medium, C(net.ipv4.ip_forward=0) while a rootful daemon runs);
     C(audit-incomplete) (high when a daemon's Engine API did not answer after one retry, or
     containers were not inspected, naming the checks that were skipped, as severe as what they
     find; low when some paths could not be read)."

@@ -141,6 +141,20 @@ options:
     description: The role's profile.d file.
     type: path
     default: /etc/profile.d/nsguard-rootless-docker.sh
+  delegate_controllers:
+    description:
+      - The cgroup v2 controllers every user's systemd manager (C(user@.service)) is to hand to
+        the user, through the drop-in O(delegate_path); a rootless daemon needs them for
+        C(docker run --cpus), C(--cpuset-cpus), C(--blkio-weight), C(--memory) and
+        C(--pids-limit). An empty list plans no drop-in (the distribution's delegation stays).
+    type: list
+    elements: str
+    choices: [cpu, cpuset, io, memory, pids]
+    default: [cpu, cpuset, io, memory, pids]
+  delegate_path:
+    description: The role's drop-in of C(user@.service).
+    type: path
+    default: /etc/systemd/system/user@.service.d/nsguard-rootless-delegate.conf
   profile_d_content:
     description:
       - The text of the role's profile.d file (the default is the role's).
@@ -375,6 +389,22 @@ plan:
         write:
           description: O(docker_host=profile_d), somebody is to have rootless Docker, and not C(ok).
           type: bool
+    delegate:
+      description: The role's drop-in of C(user@.service) delegating cgroup controllers.
+      type: dict
+      contains:
+        path:
+          description: O(delegate_path).
+          type: str
+        content:
+          description: The text it is to have (C([Service]) and C(Delegate=) O(delegate_controllers)); null when that list is empty.
+          type: str
+        ok:
+          description: Whether it is a regular file, root:root, 0644, with that text (true when none is wanted).
+          type: bool
+        write:
+          description: Somebody is to have rootless Docker and not C(ok). The users' managers must restart for it to apply.
+          type: bool
     units:
       description:
         - By unit (C(docker.socket), C(docker.service)), C(mask) - to be stopped and masked
@@ -440,6 +470,9 @@ def argument_spec():
         sysctl_path=dict(type='path', default=_rootless_plan.SYSCTL_PATH),
         profile_d_path=dict(type='path', default=_rootless_plan.PROFILE_D_PATH),
         profile_d_content=dict(type='str', default=_rootless_plan.PROFILE_D_CONTENT),
+        delegate_controllers=dict(type='list', elements='str', choices=list(_rootless_plan.DELEGATE_CONTROLLERS),
+                                  default=list(_rootless_plan.DELEGATE_CONTROLLERS)),
+        delegate_path=dict(type='path', default=_rootless_plan.DELEGATE_PATH),
     )
 
 
@@ -466,7 +499,7 @@ def main():
         _rootless_inspect.host_fs(), run, which,
         users=[user['name'] for user in params['users']],
         packages=_rootless_plan.wanted_packages(params),
-        files=[params['sysctl_path'], params['profile_d_path'],
+        files=[params['sysctl_path'], params['profile_d_path'], params['delegate_path'],
                _rootless_plan.apparmor_profile(params['rootlesskit'])['path']],
         rootlesskit=params['rootlesskit'],
         userns_as=present[0]['name'] if present else None,

@@ -20,6 +20,11 @@ description:
     range between C(SUB_UID_MIN)/C(SUB_GID_MIN) and C(SUB_UID_MAX)/C(SUB_GID_MAX) of
     C(login.defs), the way C(useradd) allocates; when the user's range only has to grow,
     its start is kept if the larger range still fits there, so existing ID mappings stay valid.
+  - A range the module chooses, or asks for with O(start), never contains the UID (subuid)
+    or GID (subgid) of an existing account or group as NSS enumerates them (C(getpwall),
+    C(getgrall); that is local files, and LDAP or sssd where they enumerate), since a container ID mapped
+    onto one would own that account's files. A range the user already has that contains one
+    is kept, with a warning naming the IDs (moving it would orphan its containers' files).
   - An existing range of the user is never moved silently. Whenever the new range would not
     contain every ID of the user's existing ranges (a I(move)), the module fails and changes
     nothing, unless O(allow_move=true) or an explicit O(start) asks for it; see O(allow_move).
@@ -298,6 +303,7 @@ backup_file:
   sample: /etc/subuid.4242.2025-01-31@12:00:00~
 '''
 
+import grp
 import os
 import pwd
 
@@ -308,6 +314,7 @@ from ansible_collections.nsguard.docker.plugins.module_utils.subid import (
     ensure_absent,
     ensure_present,
     find_overlaps,
+    ids_in_range,
     login_defs_limits,
     parse,
     render,
@@ -400,6 +407,8 @@ def run_module():
         user, uid = resolve_user(name, pwd.getpwnam, pwd.getpwuid, params['allow_unknown_user'])
     except SubidError as exc:
         module.fail_json(msg=str(exc), **result)
+    # the ids of every account NSS lists (local, LDAP, sssd): no new range contains one
+    account_ids = _account_ids()
     # the account's own uid and primary gid: a single-id line of them is the user's
     own_ids = {}
     if uid is not None:
@@ -450,7 +459,7 @@ def run_module():
                         res = ensure_present(entries, user, uid, params['count'], params['start'],
                                              limits[db]['min'], limits[db]['max'],
                                              params['allow_small_count'], params['allow_move'],
-                                             own_ids.get(db), params['map_own_id'])
+                                             own_ids.get(db), params['map_own_id'], account_ids[db])
                     except SubidError as exc:
                         raise SubidError('%s (%s): %s' % (db, path, exc))
                     result[db] = dict(start=res.start, count=res.count)
@@ -497,6 +506,15 @@ def run_module():
                             user, _span(res.start, res.count),
                             ' (explicit start)' if params['start'] is not None else '',
                             user, ' (check mode: nothing written)' if module.check_mode else ''))
+        if present:
+            inside = ids_in_range(set(account_ids[db]) - set([own_ids.get(db)]), res.start, res.count)
+            if inside:
+                module.warn('%s: %s\'s range %s contains the %s of existing account(s): %s; a container id '
+                            'mapped there owns that account\'s files (kept: moving a range orphans the files '
+                            'of its containers; set start, or allow_move, to give %s another)' % (
+                                path, user, _span(res.start, res.count), 'uid' if db == 'subuid' else 'gid',
+                                ', '.join(str(number) for number in inside[:10])
+                                + (' and %d more' % (len(inside) - 10) if len(inside) > 10 else ''), user))
         for overlap in find_overlaps(res.entries, _resolve_owner):
             a, b = overlap['a'], overlap['b']
             module.warn('%s: ranges of %s (line %s) and %s (line %s) overlap in %d ids from %d; '
@@ -508,6 +526,20 @@ def run_module():
                                before_header=path, after_header=path)
                           for db, path, existed, before, after, res in plans]
     module.exit_json(**result)
+
+
+def _account_ids():
+    """{'subuid': uids, 'subgid': gids} of every account and group NSS enumerates."""
+    uids, gids = set(), set()
+    try:
+        for account in pwd.getpwall():
+            uids.add(account.pw_uid)
+            gids.add(account.pw_gid)
+        for group in grp.getgrall():
+            gids.add(group.gr_gid)
+    except (KeyError, OSError):  # an NSS source that cannot enumerate: the local files still counted
+        pass
+    return {'subuid': sorted(uids), 'subgid': sorted(gids)}
 
 
 def main():

@@ -116,3 +116,16 @@ def test_two_users_map_to_disjoint_host_ids(host, experiment):
     (a0, a1), (b0, b1) = ranges
     assert a1 <= b0 or b1 <= a0, ranges
     assert experiment[USERS[0]][1] != experiment[USERS[1]][1]
+
+
+@pytest.mark.parametrize("user", USERS)
+def test_cgroup_limits_work_as_the_user(host, images, user):
+    # The role's user@.service drop-in hands cpu, cpuset, io, memory and pids to every
+    # user's manager: a rootless container takes --cpus and --memory.
+    uid = host.user(user).uid
+    controllers = host.file("/sys/fs/cgroup/user.slice/user-%d.slice/user@%d.service/cgroup.controllers"
+                            % (uid, uid)).content_string.split()
+    assert {"cpu", "cpuset", "io", "memory", "pids"} <= set(controllers), controllers
+    limits = check_as_user(host, user, "docker run --rm --cpus 0.5 --memory 64m %s cat /sys/fs/cgroup/cpu.max"
+                           " /sys/fs/cgroup/memory.max" % images).split()
+    assert limits == ["50000", "100000", str(64 * 1024 * 1024)], limits

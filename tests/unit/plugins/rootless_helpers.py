@@ -34,7 +34,8 @@ MASKED = {'LoadState': 'masked', 'ActiveState': 'inactive', 'UnitFileState': 'ma
 
 def host_tree(tmp_path, name='converged'):
     """A copy of fixture tree ``name`` below ``tmp_path`` (its path as str), its files 0644,
-    rootlesskit executable, alice's enablement link and the role's profile.d file in place."""
+    rootlesskit executable, alice's enablement link, the role's profile.d file and its
+    user@.service drop-in in place."""
     root = os.path.join(str(tmp_path), name)
     shutil.copytree(os.path.join(ROOTLESS, name), root, symlinks=True)
     for directory, _dirs, files in os.walk(root):
@@ -47,6 +48,11 @@ def host_tree(tmp_path, name='converged'):
     with open(os.path.join(profile_d, 'nsguard-rootless-docker.sh'), 'w') as handle:
         handle.write(_rootless_plan.PROFILE_D_CONTENT)
     os.chmod(os.path.join(profile_d, 'nsguard-rootless-docker.sh'), 0o644)
+    delegate = os.path.join(root, _rootless_plan.DELEGATE_PATH.lstrip('/'))
+    os.makedirs(os.path.dirname(delegate))
+    with open(delegate, 'w') as handle:
+        handle.write(_rootless_plan.delegate_content(_rootless_plan.DELEGATE_CONTROLLERS))
+    os.chmod(delegate, 0o644)
     wants = os.path.join(root, 'home', 'alice', '.config', 'systemd', 'user', 'default.target.wants')
     os.mkdir(wants)
     os.symlink('../docker.service', os.path.join(wants, 'docker.service'))

@@ -485,8 +485,23 @@ def test_run_audit_rootless_daemon_with_own_pid_namespace_skips_container_pids(h
 def test_run_audit_kernel_findings(host):
     host.sysctl('user.max_user_namespaces', 0)
     host.sysctl('kernel.apparmor_restrict_unprivileged_userns', 1)
+    host.sysctl('net.ipv4.ip_forward', 0)
     result = na.run_audit(host.fs())
+    # no rootful daemon: forwarding off is nobody's business here
     assert [f['id'] for f in result['findings']] == ['apparmor-userns-restricted', 'kernel-userns-disabled']
+    (disabled,) = [f for f in result['findings'] if f['id'] == 'kernel-userns-disabled']
+    assert 'user.max_user_namespaces=28633 fixes it' in disabled['message']
+    assert disabled['evidence']['fix'] == ['user.max_user_namespaces=28633']
+
+
+def test_a_baseline_that_turned_forwarding_off_under_a_rootful_daemon(host):
+    fakehost.build_web_host(host)
+    host.sysctl('net.ipv4.ip_forward', 0)
+    result = na.run_audit(host.fs())
+    (off,) = [f for f in result['findings'] if f['id'] == 'kernel-ip-forward-off']
+    assert (off['severity'], off['subject'], off['evidence']['fix']) == ('medium', 'kernel', ['net.ipv4.ip_forward=1'])
+    host.sysctl('net.ipv4.ip_forward', 1)
+    assert 'kernel-ip-forward-off' not in [f['id'] for f in na.run_audit(host.fs())['findings']]
 
 
 def test_run_audit_asks_the_socket_named_in_daemon_json(host):

@@ -57,7 +57,7 @@ def test_kernel_userns_state(host):
     host.sysctl('kernel.apparmor_restrict_unprivileged_userns', 1)
     state = _processes.kernel_userns_state(host.fs())
     assert state == {'max_user_namespaces': 63432, 'unprivileged_userns_clone': None,
-                     'apparmor_restrict_unprivileged_userns': 1}
+                     'apparmor_restrict_unprivileged_userns': 1, 'ip_forward': None}
     host.sysctl('kernel.unprivileged_userns_clone', 'garbage')
     assert _processes.kernel_userns_state(host.fs())['unprivileged_userns_clone'] is None
     host.fail('/proc/sys/user/max_user_namespaces', PermissionError(13, 'Permission denied'))

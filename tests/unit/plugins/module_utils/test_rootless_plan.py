@@ -17,6 +17,7 @@ from ansible_collections.nsguard.docker.plugins.module_utils import _rootless_pl
 
 SYSCTL = rp.SYSCTL_PATH
 PROFILE_D = rp.PROFILE_D_PATH
+DELEGATE = rp.DELEGATE_PATH
 DEFAULT_SYSCTL = ("# Managed by nsguard.docker.rootless.\n"
                   "# Rootless Docker: each user's daemon, its containers and their children need user namespaces.\n"
                   "user.max_user_namespaces = 28633\n")
@@ -41,7 +42,8 @@ def params(**changes):
         'ping_group_range': '', 'unprivileged_port_start': None, 'apparmor_disable_restriction': False,
         'docker_host': 'profile_d', 'default_context': True, 'rootful_daemon': 'keep',
         'remove_from_docker_group': [], 'sysctl_path': SYSCTL, 'profile_d_path': PROFILE_D,
-        'profile_d_content': rp.PROFILE_D_CONTENT,
+        'profile_d_content': rp.PROFILE_D_CONTENT, 'delegate_controllers': list(rp.DELEGATE_CONTROLLERS),
+        'delegate_path': DELEGATE,
     }
     out.update(changes)
     return out
@@ -71,6 +73,7 @@ def converged():
             'docker.socket': {'LoadState': 'masked', 'ActiveState': 'inactive', 'UnitFileState': 'masked'},
         },
         'files': {SYSCTL: root_file(DEFAULT_SYSCTL), PROFILE_D: root_file(rp.PROFILE_D_CONTENT),
+                  DELEGATE: root_file(rp.delegate_content(rp.DELEGATE_CONTROLLERS)),
                   '/etc/apparmor.d/nsguard-rootlesskit.usr.bin.rootlesskit': {'exists': False, 'content': None}},
         'docker_group': ['mallory'],
         'users': {'alice': dict(CONVERGED_USER), 'bob': dict(FRESH_USER)},
@@ -420,3 +423,22 @@ def test_the_plan_does_not_change_the_facts():
                                            ('x', 0), ('', 0)])
 def test_as_int_reads_like_jinjas_int_filter(value, number):
     assert rp.as_int(value) == number
+
+
+def test_the_cgroup_delegation_drop_in():
+    text = rp.delegate_content(rp.DELEGATE_CONTROLLERS)
+    assert text.endswith('[Service]\nDelegate=cpu cpuset io memory pids\n')
+    assert rp.plan(params(), converged())['delegate'] == {'path': DELEGATE, 'content': text, 'ok': True, 'write': False}
+    # missing, another list, drift of what the role sets: written
+    facts = converged()
+    facts['files'][DELEGATE] = {'exists': False, 'content': None}
+    assert rp.plan(params(), facts)['delegate']['write'] is True
+    assert rp.plan(params(delegate_controllers=['memory', 'pids']), converged())['delegate']['write'] is True
+    facts = converged()
+    facts['files'][DELEGATE] = dict(facts['files'][DELEGATE], mode='0664')
+    assert rp.plan(params(), facts)['delegate']['write'] is True
+    # none wanted: no drop-in planned, whatever is there; nobody present: nothing written
+    assert rp.plan(params(delegate_controllers=[]), facts)['delegate'] == {
+        'path': DELEGATE, 'content': None, 'ok': True, 'write': False}
+    facts['files'][DELEGATE] = {'exists': False, 'content': None}
+    assert rp.plan(params(users=[]), facts)['delegate']['write'] is False

@@ -1111,3 +1111,30 @@ def test_map_own_id_refusals_change_nothing():
     res = ensure_present(parse('alice:100000:65536\nbob:165536:65536\nalice:1000:1\n'), 'alice', 1000, 65536,
                          own_id=1000, map_own_id=True)
     assert render(res.entries) == 'alice:1000:1\nalice:100000:65536\nbob:165536:65536\n'
+
+
+# ------------------------------------------------------------------ ids of existing accounts (NSS)
+
+def test_a_chosen_range_contains_no_accounts_id():
+    entries = parse('bob:100000:65536\n')
+    res = ensure_present(entries, 'alice', 1000, 65536, account_ids=[1000, 65534, 170000])
+    assert res.start == 170001            # 165536 + 65536 would hold uid 170000
+    # her own uid does not count; ids below SUB_UID_MIN do not get in the way
+    res = ensure_present(entries, 'alice', 170000, 65536, own_id=170000, account_ids=[170000])
+    assert res.start == 165536
+
+
+def test_an_explicit_start_over_an_accounts_id_is_refused_and_an_existing_range_kept():
+    with pytest.raises(SubidError, match='the id 120000 of an existing account'):
+        ensure_present(parse(''), 'alice', 1000, 65536, start=100000, account_ids=[120000])
+    kept = ensure_present(parse('alice:100000:65536\n'), 'alice', 1000, 65536, account_ids=[120000])
+    assert kept.changed is False and kept.start == 100000
+
+
+def test_growing_in_place_stops_at_an_accounts_id():
+    # the grown range would hold uid 170000: with allow_move it goes past it instead
+    entries = parse('alice:100000:65536\n')
+    with pytest.raises(SubidError, match='the id 170000 of an existing account'):
+        ensure_present(entries, 'alice', 1000, 131072, account_ids=[170000])
+    moved = ensure_present(entries, 'alice', 1000, 131072, account_ids=[170000], allow_move=True)
+    assert moved.start == 170001 and moved.moved

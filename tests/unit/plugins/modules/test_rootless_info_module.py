@@ -93,6 +93,7 @@ def test_the_defaults_are_the_roles():
     assert spec['sysctl_path']['default'] == data['_rootless_sysctl_path']
     assert spec['profile_d_path']['default'] == data['_rootless_profile_d_path']
     assert spec['profile_d_content']['default'] == data['_rootless_profile_d_content']
+    assert spec['delegate_path']['default'] == data['_rootless_delegate_path']
     # and the role passes every option
     with open(os.path.join(ROLE, 'tasks', 'main.yml')) as handle:
         first = yaml.safe_load(handle)[0]
@@ -150,7 +151,8 @@ def test_converged_host(fake, capsys, check_mode):
     assert facts['knobs'] == {'user.max_user_namespaces': '28633', 'kernel.apparmor_restrict_unprivileged_userns': '1'}
     assert set(facts['packages']) == {'uidmap', 'dbus-user-session', 'slirp4netns', 'iptables', 'acl'}
     profile = _rootless_plan.apparmor_profile(fake.rootlesskit)['path']
-    assert set(facts['files']) == {SYSCTL, PROFILE_D, profile}
+    assert set(facts['files']) == {SYSCTL, PROFILE_D, _rootless_plan.DELEGATE_PATH, profile}
+    assert plan['delegate']['ok'] is True and plan['delegate']['write'] is False
     assert facts['files'][profile] == {'exists': False, 'content': None}
     assert facts['docker_group'] == ['mallory', 'alice']
     assert facts['users']['alice']['rootless'] and facts['userns'] == {'rc': 0, 'stderr': ''}

@@ -9,6 +9,7 @@ __metaclass__ = type
 
 import json
 import os
+import grp
 import pwd
 import shutil
 import stat
@@ -25,6 +26,7 @@ from module_args import patch_module_args
 FIX = os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', '..', 'fixtures', 'subid')
 
 USERS = {'alice': 1000, 'dave': 1001, 'bob': 1002, 'carol': 1003, 'erin': 1004}
+ACCOUNTS_EXTRA = {}
 
 
 class FakePw(object):
@@ -60,6 +62,11 @@ def env(tmp_path, monkeypatch):
     monkeypatch.setattr(subid_module, 'LOCK_TIMEOUT', 0.5)
     monkeypatch.setattr(pwd, 'getpwnam', fake_getpwnam)
     monkeypatch.setattr(pwd, 'getpwuid', fake_getpwuid)
+    # NSS's enumeration: the fake accounts (and ACCOUNTS_EXTRA, an LDAP one per test)
+    monkeypatch.setattr(pwd, 'getpwall', lambda: [fake_getpwuid(uid) for uid in sorted(USERS.values())]
+                        + [FakePw(name, uid) for name, uid in ACCOUNTS_EXTRA.items()])
+    monkeypatch.setattr(grp, 'getgrall', lambda: [])
+    ACCOUNTS_EXTRA.clear()
 
     class Env(object):
         dir = tmp_path
@@ -457,3 +464,29 @@ def test_map_own_id_for_an_unknown_user_fails_and_writes_nothing(env, capsys):
     rc, res = run(env.args(name='ghost', allow_unknown_user=True, map_own_id=True), capsys)
     assert rc == 1 and 'map_own_id needs an existing account' in res['msg']
     assert snapshot(env) == before
+
+
+def test_a_new_range_leaves_out_the_ids_of_accounts_nss_lists(env, capsys, warned):
+    # an LDAP account's uid where the next free range would be: the range goes past it
+    env.subuid.write_text('bob:100000:65536\n')
+    env.subgid.write_text('bob:100000:65536\n')
+    ACCOUNTS_EXTRA['ldapuser'] = 170000
+    rc, res = run(env.args(name='alice'), capsys)
+    assert rc == 0, res
+    assert res['subuid'] == {'start': 170001, 'count': 65536}
+    # the account's primary gid (the fake passwd gives uid + 500) is a gid in use too
+    assert res['subgid'] == {'start': 170501, 'count': 65536}
+    # an explicit start whose range holds it is refused, nothing written
+    before = snapshot(env)
+    rc, res = run(env.args(name='carol', start=166000), capsys)
+    assert rc == 1 and 'the id 170000 of an existing account' in res['msg'], res
+    assert snapshot(env) == before
+
+
+def test_an_existing_range_holding_an_accounts_id_is_kept_and_warned(env, capsys, warned):
+    env.subuid.write_text('alice:100000:65536\n')
+    env.subgid.write_text('alice:100000:65536\n')
+    ACCOUNTS_EXTRA['ldapuser'] = 120000
+    rc, res = run(env.args(name='alice'), capsys)
+    assert rc == 0 and res['changed'] is False, res
+    assert [w for w in warned if 'contains the uid of existing account(s): 120000' in w], warned
