@@ -22,7 +22,7 @@ __metaclass__ = type
 import hashlib
 import stat
 
-from ansible_collections.nsguard.docker.plugins.module_utils import _apt_sources, _dpkg, _systemd
+from ansible_collections.nsguard.docker.plugins.module_utils import _apt_sources, _dpkg, _sysctl_d, _systemd
 from ansible_collections.nsguard.docker.plugins.module_utils._hostfs import HostFS
 
 #: Where host paths are read (the units point these at fixture trees).
@@ -84,7 +84,8 @@ def inspect(fs, run, which, packages, key_path, pin_file, sources_file, repo_url
     of the pin, the source (with its text), the key and the rootful socket (``socket_path``),
     ``os`` {``deb_arch``},
     ``legacy`` (:func:`._apt_sources.scan_legacy` for Docker's key ``fingerprint``, empty
-    without one) and ``errors`` (what could not be read, from ``fs``).
+    without one), ``sysctl`` (:func:`._sysctl_d.facts`: ``net.ipv4.ip_forward`` and
+    ``user.max_user_namespaces`` at boot and now) and ``errors`` (what could not be read, from ``fs``).
     """
     socket_path = socket_path or SOCKET_PATH
     return {
@@ -100,5 +101,6 @@ def inspect(fs, run, which, packages, key_path, pin_file, sources_file, repo_url
         'socket_path': socket_path,
         'os': {'deb_arch': dpkg_architecture(run, which)},
         'legacy': _apt_sources.scan_legacy(fs, repo_urls, sources_file, key_path, fingerprint),
+        'sysctl': _sysctl_d.facts(fs),
         'errors': fs.errors,
     }

@@ -21,7 +21,7 @@ __metaclass__ = type
 import hashlib
 import re
 
-from ansible_collections.nsguard.docker.plugins.module_utils import _apt_source, _apt_sources, _openpgp
+from ansible_collections.nsguard.docker.plugins.module_utils import _apt_source, _apt_sources, _openpgp, _sysctl_d
 
 DEFAULT_REPO_BASE = 'https://download.docker.com/linux/'
 #: The repository URL Docker's own entries are recognised by when none is set.
@@ -365,6 +365,10 @@ def plan(params, platform, facts):
         'own_repo_files_to_remove': own_files,
         'hold': hold_plan(params, packages, facts),
         'socket': {'path': socket_path, 'exists': bool(socket_entry.get('exists'))},
+        'baselines': _sysctl_d.baseline_problems(
+            facts.get('sysctl') or {}, rootful=params['rootful'] == 'enabled',
+            userns_remap=bool(params.get('userns_remap')),
+            allow_ip_forward_off=bool(params.get('allow_ip_forward_off'))),
     }
     result.update(unit_plan(params, facts))
     return result

@@ -38,8 +38,8 @@ class HostFS(object):
     """Reads host paths below configurable roots and records every failure.
 
     Paths are always given as they are on the host (``/proc/1/comm``, ``/etc/group``,
-    ``/var/run/docker.sock``); ``path()`` maps them below proc_root, etc_root and
-    run_root, which is how the units and containerised runs point the audit at a
+    ``/var/run/docker.sock``); ``path()`` maps them below proc_root, etc_root,
+    run_root and usr_root, which is how the units and containerised runs point the audit at a
     prepared tree. Other absolute paths are used as they are.
     """
 
@@ -48,17 +48,18 @@ class HostFS(object):
     #: (ENOMEM: its handler allocates the count), so whole-file reads go in chunks.
     CHUNK = 64 * 1024
 
-    def __init__(self, proc_root='/proc', etc_root='/etc', run_root='/run'):
+    def __init__(self, proc_root='/proc', etc_root='/etc', run_root='/run', usr_root='/usr'):
         self.proc_root = proc_root.rstrip('/') or '/'
         self.etc_root = etc_root.rstrip('/') or '/'
         self.run_root = run_root.rstrip('/') or '/'
+        self.usr_root = usr_root.rstrip('/') or '/'
         self.errors = []
         self._seen_errors = set()
 
     # -- mapping -------------------------------------------------------------------
     def path(self, host_path):
         for prefix, root in (('/proc', self.proc_root), ('/etc', self.etc_root),
-                             ('/var/run', self.run_root), ('/run', self.run_root)):
+                             ('/var/run', self.run_root), ('/run', self.run_root), ('/usr', self.usr_root)):
             if host_path == prefix or host_path.startswith(prefix + '/'):
                 return root + host_path[len(prefix):] if root != '/' else host_path[len(prefix):] or '/'
         return host_path

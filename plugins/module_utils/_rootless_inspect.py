@@ -29,10 +29,13 @@ decisions of :mod:`._rootless_plan` are made from:
     user unit) and ``installed`` (its enablement link); ``answering`` (a daemon answers
     ``GET /info`` on ``/run/user/<uid>/docker.sock``) and ``rootless`` (it reports
     ``name=rootless``); ``context`` (``currentContext`` of ``~/.docker/config.json``) and
-    ``profile`` (the nsguard block of ``~/.profile``, or None). Files in a home are read
+    ``profile`` (the nsguard block of ``~/.profile``, or None); ``network_dropin`` (the
+    role's drop-in of the user's docker.service, as :func:`user_file_facts`). Files in a home are read
     as root without following a link (:func:`.fileops.read_file`): a link or another
     non-regular file there reads as absent (the role then writes it as the user, who gets
     the kernel's answer).
+``binaries``
+    By path, whether the network drivers' binaries asked about are executable files.
 ``userns``
     Whether the rootlesskit can create a user namespace as the given user (``rc`` and
     ``stderr`` of ``rootlesskit true`` run as that user), or None when that cannot be
@@ -56,7 +59,7 @@ import pwd
 import stat
 import subprocess
 
-from ansible_collections.nsguard.docker.plugins.module_utils import _dpkg, _proc_parsers, _systemd, fileops
+from ansible_collections.nsguard.docker.plugins.module_utils import _dpkg, _proc_parsers, _rootless_plan, _systemd, fileops
 from ansible_collections.nsguard.docker.plugins.module_utils._hostfs import HostFS
 from ansible_collections.nsguard.docker.plugins.module_utils._rootless_setup import ENABLEMENT_LINK, UNIT_FILE
 from ansible_collections.nsguard.docker.plugins.module_utils.engine_api import EngineAPIError, UnixHTTPClient
@@ -89,6 +92,10 @@ KNOB_READ_LIMIT = 4096
 #: Bytes read at most of a file in a user's home.
 USER_FILE_LIMIT = 1 << 20
 USER_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin'
+#: Where the binaries of :func:`binary_facts` are looked for (the units point it at a tree).
+BIN_ROOT = '/'
+#: The role's drop-in of a user's docker.service, below the home.
+NETWORK_DROPIN = _rootless_plan.NETWORK_DROPIN
 
 
 def host_fs():
@@ -159,6 +166,32 @@ def read_user_text(path, limit=USER_FILE_LIMIT):
     return None if data is None else data.decode('utf-8', 'replace')
 
 
+def user_file_facts(path, limit=USER_FILE_LIMIT):
+    """What the role compares before it skips writing a file in a user's home: ``exists``,
+    ``regular``, ``mode``, ``uid``, ``gid`` and ``content``, read as root the way
+    :func:`read_user_text` reads (no link followed). A link, a FIFO or a file that cannot
+    be read safely reads as existing but not regular (the role then writes it as the user);
+    ``{'exists': False, 'content': None}`` without one."""
+    try:
+        state = fileops.read_file(path, follow=False, limit=limit)
+    except (fileops.FileOpsError, OSError):
+        return {'exists': True, 'regular': False, 'mode': None, 'uid': None, 'gid': None, 'content': None}
+    if state.data is None:
+        return {'exists': False, 'content': None}
+    st_ = state.stat
+    return {'exists': True, 'regular': True, 'mode': '%04o' % stat.S_IMODE(st_.st_mode),
+            'uid': st_.st_uid, 'gid': st_.st_gid, 'content': state.data.decode('utf-8', 'replace')}
+
+
+def binary_facts(paths):
+    """By path (below :data:`BIN_ROOT`), whether it is an executable regular file."""
+    out = {}
+    for path in paths:
+        real = os.path.join(BIN_ROOT, path.lstrip('/'))
+        out[path] = os.path.isfile(real) and os.access(real, os.X_OK)
+    return out
+
+
 def profile_block(text):
     """The lines between the role's markers in ~/.profile, or None without a block."""
     if text is None:
@@ -225,6 +258,7 @@ def user_facts(fs, name, managers=None, lookup=None, info=None):
         'rootless': any('name=rootless' in str(opt) for opt in security),
         'context': current_context(read_user_text(posixpath.join(home, '.docker', 'config.json'))),
         'profile': profile_block(read_user_text(posixpath.join(home, '.profile'))),
+        'network_dropin': user_file_facts(posixpath.join(home, NETWORK_DROPIN)),
     }
 
 
@@ -274,10 +308,10 @@ def userns_check(fs, rootlesskit, user, lookup=None, spawn=None, timeout=USERNS_
 # all of it
 
 def inspect(fs, run, which, users, packages, files, rootlesskit=None, userns_as=None,
-            lookup=None, info=None, spawn=None):
+            lookup=None, info=None, spawn=None, binaries=()):
     """Every fact the rootless role decides on, as one dict (see the module's docstring).
 
-    ``users``, ``packages`` and ``files`` are the names and paths to look at; the user
+    ``users``, ``packages``, ``files`` and ``binaries`` are the names and paths to look at; the user
     namespace check runs when both ``rootlesskit`` and ``userns_as`` are given. Starts at
     most two programs: ``systemctl show`` once and ``rootlesskit true`` once. ``lookup``,
     ``info`` and ``spawn`` default to :func:`getpwnam`, :func:`engine_info` and
@@ -299,6 +333,7 @@ def inspect(fs, run, which, users, packages, files, rootlesskit=None, userns_as=
         'units': dict((unit, units[unit]) for unit in UNITS),
         'files': dict((path, file_facts(fs, path)) for path in files),
         'docker_group': group_members(fs),
+        'binaries': binary_facts(binaries),
         'users': dict((name, user_facts(fs, name, active, lookup, info)) for name in users),
         'userns': (userns_check(fs, rootlesskit, userns_as, lookup, spawn)
                    if rootlesskit and userns_as else None),

@@ -10,8 +10,9 @@ the options of the rootless_info module (the role's variables without ``rootless
 ``facts`` what :func:`._rootless_inspect.inspect` returned. :func:`plan` returns every
 decision the role's tasks act on: which users get or lose rootless Docker, which
 packages are missing, whether the role's files are right, which rootful units to mask,
-whether user namespaces work for the rootlesskit in use, and per user which steps are
-still to do.
+whether user namespaces work for the rootlesskit in use, the network driver of the users'
+daemons, and per user which steps are still to do. :func:`param_problems` names the
+options no host can take (checked before anything is read).
 """
 
 from __future__ import absolute_import, division, print_function
@@ -38,6 +39,23 @@ PROFILE_D_PATH = '/etc/profile.d/nsguard-rootless-docker.sh'
 #: hands to the user, which a rootless daemon needs for `docker run --cpus/--memory/...`.
 DELEGATE_PATH = '/etc/systemd/system/user@.service.d/nsguard-rootless-delegate.conf'
 DELEGATE_CONTROLLERS = ('cpu', 'cpuset', 'io', 'memory', 'pids')
+#: The drop-in of each user's docker.service (below the home) that sets the network driver
+#: dockerd-rootless.sh gives rootlesskit.
+NETWORK_DROPIN = '.config/systemd/user/docker.service.d/nsguard-network.conf'
+#: What each network driver needs: its binary, the package that has it (``added`` to the
+#: wanted packages when they lack it: passt, which the default list does not have), and
+#: the environment of dockerd-rootless.sh that selects it (pasta forwards ports itself,
+#: rootlesskit's port driver ``implicit``).
+NETWORK_DRIVERS = {
+    'slirp4netns': {'binary': '/usr/bin/slirp4netns', 'package': 'slirp4netns', 'added': False,
+                    'environment': (('DOCKERD_ROOTLESS_ROOTLESSKIT_NET', 'slirp4netns'),)},
+    'pasta': {'binary': '/usr/bin/pasta', 'package': 'passt', 'added': True,
+              'environment': (('DOCKERD_ROOTLESS_ROOTLESSKIT_NET', 'pasta'),
+                              ('DOCKERD_ROOTLESS_ROOTLESSKIT_PORT_DRIVER', 'implicit'))},
+}
+#: The range of net.ipv4.ip_unprivileged_port_start the kernel takes.
+PORT_MIN = 0
+PORT_MAX = 65535
 PROFILE_D_CONTENT = (
     '# Managed by nsguard.docker.rootless: a user with a rootless daemon talks to it.\n'
     'if [ -z "${DOCKER_HOST:-}" ] && [ -S "/run/user/$(id -u)/docker.sock" ]; then\n'
@@ -99,8 +117,9 @@ def user_plan(params, name, facts):
         return {'exists': False, 'uid': None, 'home': None, 'profile_block': None,
                 'enable_linger': False, 'start_manager': False, 'setup': False, 'wait': False,
                 'set_context': False, 'write_profile': False, 'uninstall': False,
-                'disable_linger': False}
+                'disable_linger': False, 'network_write': False, 'network_remove': False}
     block = 'export DOCKER_HOST=unix:///run/user/%s/docker.sock' % found['uid']
+    network = network_user_plan(params, found)
     return {
         'exists': True,
         'uid': found['uid'],
@@ -114,6 +133,8 @@ def user_plan(params, name, facts):
         'write_profile': params['docker_host'] == 'shell_profile' and found['profile'] != block,
         'uninstall': bool(found['unit_file']),
         'disable_linger': bool(found['linger']),
+        'network_write': network['write'],
+        'network_remove': network['remove'],
     }
 
 
@@ -121,7 +142,26 @@ def user_plan(params, name, facts):
 # packages, knobs, files
 
 def wanted_packages(params):
-    return list(params['packages']) + ([params['extras_package']] if params['install_extras'] else [])
+    """``packages``, ``extras_package`` with ``install_extras``, and the package of the
+    chosen network driver when ``packages`` lacks it and the driver says so (passt for
+    pasta; slirp4netns is in the default list, and a list without it is the user's choice)."""
+    out = list(params['packages']) + ([params['extras_package']] if params['install_extras'] else [])
+    driver = NETWORK_DRIVERS.get(params.get('network_driver') or '')
+    if driver and driver['added'] and driver['package'] not in out:
+        out.append(driver['package'])
+    return out
+
+
+def param_problems(params):
+    """What is wrong with the options whatever the host (one sentence each, empty when
+    nothing): an ``unprivileged_port_start`` outside 0-65535."""
+    problems = []
+    port = params.get('unprivileged_port_start')
+    if port is not None and not PORT_MIN <= port <= PORT_MAX:
+        problems.append('rootless_unprivileged_port_start: %s is not a port number; '
+                        'net.ipv4.ip_unprivileged_port_start takes %d to %d (80 lets containers '
+                        'publish port 80 and above, 0 every port).' % (port, PORT_MIN, PORT_MAX))
+    return problems
 
 
 def missing_packages(params, facts):
@@ -201,6 +241,56 @@ def file_ok(found, content):
                 and found.get('content') == content)
 
 
+def network_content(driver):
+    """The text of the users' docker.service drop-in selecting ``driver`` (None for none)."""
+    if not driver:
+        return None
+    lines = ['# Managed by nsguard.docker.rootless: the network driver of this rootless daemon',
+             '# (rootless_network_driver), read by dockerd-rootless.sh.', '[Service]']
+    lines.extend('Environment=%s=%s' % pair for pair in NETWORK_DRIVERS[driver]['environment'])
+    return '\n'.join(lines) + '\n'
+
+
+def user_file_ok(found, content, uid):
+    """A file the role writes in a user's home, as the user, is left alone only when all
+    it sets is already so: a regular file (a link would be replaced), the user's, 0644,
+    the same text."""
+    found = found or {}
+    return bool(found.get('exists') and found.get('regular') and found.get('mode') == FILE_MODE
+                and found.get('uid') == uid and found.get('content') == content)
+
+
+def network_user_plan(params, found):
+    """``write``: the user's drop-in is to be (re)written (a driver is chosen and the file
+    is not right); ``remove``: it is to go (no driver chosen, and the role's file is
+    there)."""
+    content = network_content(params.get('network_driver'))
+    dropin = found.get('network_dropin') or {}
+    if content is None:
+        return {'write': False, 'remove': bool(dropin.get('exists'))}
+    return {'write': not user_file_ok(dropin, content, found.get('uid')), 'remove': False}
+
+
+def network_plan(params, facts):
+    """The network driver: its binary, whether the host has it, and whether the role can
+    use it (the binary is there, or its package is among those the role installs)."""
+    name = params.get('network_driver') or None
+    driver = NETWORK_DRIVERS.get(name or '')
+    if not driver:
+        return {'driver': None, 'binary': None, 'package': None, 'binary_present': False,
+                'available': True, 'dropin': NETWORK_DROPIN, 'content': None}
+    present = bool((facts.get('binaries') or {}).get(driver['binary']))
+    return {
+        'driver': name,
+        'binary': driver['binary'],
+        'package': driver['package'],
+        'binary_present': present,
+        'available': present or driver['package'] in wanted_packages(params),
+        'dropin': NETWORK_DROPIN,
+        'content': network_content(name),
+    }
+
+
 def units_plan(params, facts):
     """By rootful unit, ``mask``: to be stopped and masked (rootful_daemon=masked, and it
     is not masked or not stopped)."""
@@ -273,6 +363,7 @@ def plan(params, facts):
             'ok': delegate_ok,
             'write': bool(present) and not delegate_ok,
         },
+        'network': network_plan(params, facts),
         'units': units_plan(params, facts),
         'remove_from_docker_group': [name for name in params['remove_from_docker_group']
                                      if name in facts['docker_group']],

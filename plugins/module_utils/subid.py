@@ -50,7 +50,9 @@ LOGIN_NAME_MAX = 32
 
 #: ``moved``: the user's lines that were replaced when the new range does not contain
 #: every id of them (the user's ids were moved); empty otherwise.
-PresentResult = collections.namedtuple('PresentResult', 'entries changed start count moved')
+#: ``source``: ``'file'``, or ``'getsubids'`` when the range that satisfied the request is
+#: one only getsubids reported (an NSS subid provider's; nothing is written for it).
+PresentResult = collections.namedtuple('PresentResult', 'entries changed start count moved source')
 AbsentResult = collections.namedtuple('AbsentResult', 'entries changed')
 
 
@@ -353,6 +355,53 @@ def resolve_user(name, getpwnam, getpwuid, allow_unknown_user=False):
 
 
 # ---------------------------------------------------------------------------------------
+# getsubids
+
+#: A line of shadow's ``getsubids [-g] OWNER``: ``<index>: <owner> <start> <count>``.
+_GETSUBIDS_LINE = re.compile(r'\A\s*[0-9]+:\s+(\S+)\s+([0-9]+)\s+([0-9]+)\s*\Z')
+#: Where an external range is described (:func:`_describe`).
+GETSUBIDS = 'getsubids'
+
+
+def parse_getsubids(text):
+    """The ranges in the output of ``getsubids [-g] OWNER`` (shadow-utils, which asks the
+    NSS subid provider: /etc/subuid, or sssd and the like), as entry :class:`Line` objects
+    (``lineno`` None, ``text`` marking them as getsubids'). Lines that are not
+    ``<index>: <owner> <start> <count>`` (an error, "No ranges") are skipped, and so are
+    ranges past :data:`MAX_ID`."""
+    out = []
+    for piece in (text or '').splitlines():
+        match = _GETSUBIDS_LINE.match(piece)
+        if not match:
+            continue
+        owner, start, count = match.group(1), int(match.group(2)), int(match.group(3))
+        if count > MAX_ID + 1 or start > MAX_ID or (count and start + count - 1 > MAX_ID):
+            continue
+        out.append(Line('%s %s:%d:%d' % (GETSUBIDS, owner, start, count), '\n', None, owner, start, count))
+    return out
+
+
+def external_ranges(entries, reported, resolve_owner=None):
+    """The ranges of ``reported`` (:func:`parse_getsubids`) that no line of ``entries``
+    holds: a reported range is the file's when a line of the same principal
+    (``resolve_owner`` of both owners, default the owner strings) has the same start and
+    count. So a getsubids that reads the same file adds nothing; one that asks sssd adds
+    the ranges only sssd knows. Duplicates are reported once, in their first order."""
+    if resolve_owner is None:
+        def resolve_owner(owner):
+            return owner
+    held = set((resolve_owner(line.owner), line.start, line.count) for line in entries if line.is_entry)
+    out, seen = [], set()
+    for line in reported:
+        key = (resolve_owner(line.owner), line.start, line.count)
+        if key in held or key in seen:
+            continue
+        seen.add(key)
+        out.append(line)
+    return out
+
+
+# ---------------------------------------------------------------------------------------
 # ownership and overlaps
 
 def owns(line, user, uid=None):
@@ -398,6 +447,8 @@ def ids_in_range(ids, start, count):
 def _describe(line):
     if line.owner == ACCOUNT_OWNER:
         return 'the id %d of an existing account' % line.start
+    if line.lineno is None and line.text.startswith(GETSUBIDS + ' '):
+        return "%s's range %d-%d (reported by getsubids, not in the file)" % (line.owner, line.start, line.end - 1)
     where = ' (line %d)' % line.lineno if line.lineno else ''
     return "%s's range %d-%d%s" % (line.owner, line.start, line.end - 1, where)
 
@@ -520,7 +571,7 @@ def _with_own_id_line(entries, user, uid, own_id, range_line):
 
 def ensure_present(entries, user, uid, count, start=None, min_id=DEFAULT_SUB_MIN,
                    max_id=DEFAULT_SUB_MAX, allow_small_count=False, allow_move=False,
-                   own_id=None, map_own_id=False, account_ids=()):
+                   own_id=None, map_own_id=False, account_ids=(), external=()):
     """Make sure ``user`` has a range of at least ``count`` ids that overlaps nobody else's.
 
     ``entries``: parsed lines; ``uid``: the user's numeric uid, or None (then only lines
@@ -552,6 +603,14 @@ def ensure_present(entries, user, uid, count, start=None, min_id=DEFAULT_SUB_MIN
     ``start`` whose range would is refused. A range the user already has is not moved for
     them (the caller warns).
 
+    ``external`` are ranges getsubids reported that the file does not hold
+    (:func:`external_ranges`). Other owners' count as taken, like their lines. When the
+    user has no range in the file, a range of the user's there that is at least ``count``
+    long (and starts at ``start`` when given) satisfies the request: nothing is written and
+    ``source`` is ``'getsubids'``; one that does not, or ``map_own_id`` (which needs the
+    range in the file), raises :class:`SubidError`: the range is defined elsewhere (sssd, say)
+    and a second one here would not replace it.
+
     Foreign lines, comments and blank lines are never changed or moved.
     Returns ``PresentResult(entries, changed, start, count, moved)``; ``moved`` is the
     list of the user's lines before the change when it was a move, else empty.
@@ -562,8 +621,11 @@ def ensure_present(entries, user, uid, count, start=None, min_id=DEFAULT_SUB_MIN
     own_line = [line for line in entries if is_own_id_line(line, user, uid, own_id)]
     keep_own = map_own_id or bool(own_line)
     own = [line for line in user_entries(entries, user, uid) if not is_own_id_line(line, user, uid, own_id)]
-    foreign = foreign_entries(entries, user, uid)
+    foreign = foreign_entries(entries, user, uid) + [line for line in external if not owns(line, user, uid)]
     accounts = account_entries(account_ids, own_id)
+    theirs_elsewhere = [line for line in external if owns(line, user, uid) and line.count]
+    if theirs_elsewhere and not own:
+        return _external_present(entries, user, count, start, map_own_id, theirs_elsewhere)
 
     def clashes(first, size):
         return [line for line in foreign if ranges_overlap(first, size, line.start, line.count)]
@@ -585,7 +647,7 @@ def ensure_present(entries, user, uid, count, start=None, min_id=DEFAULT_SUB_MIN
                         user, range_line.start, range_line.end - 1, user, own_id, own_id))
             result = _with_own_id_line(result, user, uid, own_id, range_line)
         return PresentResult(result, changed_range or render(result) != render(entries), range_line.start,
-                             range_line.count, moved)
+                             range_line.count, moved, 'file')
 
     conflicts = [(mine, theirs) for mine in own for theirs in clashes(mine.start, mine.count)]
     if not conflicts:
@@ -646,6 +708,22 @@ def ensure_present(entries, user, uid, count, start=None, min_id=DEFAULT_SUB_MIN
     if not placed:
         result.append(new_line)
     return finish(result, render(result) != render(entries), new_line, moved)
+
+
+def _external_present(entries, user, count, start, map_own_id, theirs):
+    """The request of a user whose only ranges getsubids reported (see :func:`ensure_present`)."""
+    described = ', '.join('%d-%d' % (line.start, line.end - 1) for line in theirs)
+    if map_own_id:
+        raise SubidError('%s\'s range %s is reported by getsubids (an NSS subid provider such as sssd), not by '
+                         'this file: map_own_id needs the range in the file; define the own id where the range is '
+                         'defined; nothing was changed' % (user, described))
+    for line in theirs:
+        if line.count >= count and (start is None or line.start == start):
+            return PresentResult(list(entries), False, line.start, line.count, [], GETSUBIDS)
+    raise SubidError('%s\'s range %s is reported by getsubids (an NSS subid provider such as sssd), not by this '
+                     'file, and is not %d ids%s: change it where it is defined (a second range here would not '
+                     'replace it); nothing was changed'
+                     % (user, described, count, '' if start is None else ' from %d' % start))
 
 
 def _why_not_in_place(line, count, min_id, max_id, clashes):

@@ -176,6 +176,18 @@ options:
     type: str
     choices: [started, stopped]
     default: started
+  allow_ip_forward_off:
+    description:
+      - Plan no refusal (RV(plan.baselines)) for a sysctl.d file that sets C(net.ipv4.ip_forward=0) for good
+        while O(rootful=enabled).
+    type: bool
+    default: false
+  userns_remap:
+    description:
+      - Whether the rootful daemon is to run with C(userns-remap) (the role sets it when its daemon.json settings
+        name one); RV(plan.baselines) then also refuses C(user.max_user_namespaces=0).
+    type: bool
+    default: false
 notes:
   - Removing Docker's key from a shared keyring (C(strip) of RV(plan.legacy)) is not done here;
     the role does it with M(nsguard.docker.apt_key_strip).
@@ -272,6 +284,16 @@ facts:
     docker_key_in_shared_keyring:
       description: Whether a global keyring holds Docker's key among other keys (apt trusts it for every source).
       type: bool
+    sysctl:
+      description:
+        - C(persistent) - by key, C(value), C(path) and C(line) of the assignment that wins at boot for
+          C(net.ipv4.ip_forward) and C(user.max_user_namespaces) (the C(*.conf) files of C(/etc/sysctl.d),
+          C(/run/sysctl.d), C(/usr/local/lib/sysctl.d), C(/usr/lib/sysctl.d) in systemd-sysctl's order, then
+          C(/etc/sysctl.conf)); a key no file sets is left out.
+        - C(live) - by key, the kernel's value now.
+      type: dict
+      sample: {persistent: {net.ipv4.ip_forward: {value: '0', path: /etc/sysctl.d/60-hardening.conf, line: 3}},
+               live: {net.ipv4.ip_forward: '1', user.max_user_namespaces: '63399'}}
     errors:
       description: Files that exist but could not be read (C(path), C(operation), C(kind), C(error)).
       type: list
@@ -360,6 +382,16 @@ plan:
     restart_wanted:
       description: Whether the rootful daemon is to run (O(rootful=enabled), O(service_state=started)).
       type: bool
+    baselines:
+      description:
+        - Hardening baselines that break what the role is to run, each with C(id), C(setting), C(value),
+          C(source) (file and line, null for a live value), C(fix) and C(message) (naming the fix); the role fails
+          on any, changing nothing.
+        - C(ip-forward-off-persistent) - a sysctl file sets C(net.ipv4.ip_forward=0) for good while O(rootful=enabled)
+          (not with O(allow_ip_forward_off)); the live value alone is no problem (0 until dockerd starts).
+        - C(userns-off) - with O(userns_remap), C(user.max_user_namespaces) is 0 now or for good.
+      type: list
+      elements: dict
     units:
       description:
         - By unit, C(loaded) (systemd has a unit file), C(mask) (to be masked, and stopped if
@@ -406,6 +438,8 @@ def argument_spec():
         prerequisite_packages=dict(type='list', elements='str', default=['ca-certificates']),
         rootful=dict(type='str', choices=['enabled', 'disabled', 'masked'], default='enabled'),
         service_state=dict(type='str', choices=['started', 'stopped'], default='started'),
+        allow_ip_forward_off=dict(type='bool', default=False),
+        userns_remap=dict(type='bool', default=False),
     )
 
 

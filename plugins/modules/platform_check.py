@@ -28,6 +28,9 @@ description:
     12, 13 on x86_64 or aarch64 with systemd and Python >= 3.8. Nothing was changed."
   - Debian testing or unstable (an os-release without C(VERSION_ID)) is not supported, and
     neither are derivatives (another C(ID) whose C(ID_LIKE) names a supported distribution).
+  - With O(baselines), also reads the kernel settings a hardening baseline may have set against what the role is
+    to run (C(net.ipv4.ip_forward) and C(user.max_user_namespaces), in the sysctl.d files and live) and returns
+    the ones that break it in RV(baselines.problems), each naming its fix; the role decides whether to fail.
   - Read-only, never changed. Needs no privileges and no gathered facts.
 author:
   - nsguard.docker maintainers (@nsguard)
@@ -68,6 +71,19 @@ options:
       - The role asking, named in the message (C(nsguard.docker.<role> supports ...)). A
         name without a dot is taken as a role of this collection.
     type: str
+  baselines:
+    description:
+      - What is to run, for RV(baselines) - V(rootful) (a rootful daemon, refused with a sysctl file setting
+        C(net.ipv4.ip_forward=0) for good), V(userns_remap) (refused with C(user.max_user_namespaces=0), now or
+        for good). Empty reads none of it.
+    type: list
+    elements: str
+    choices: [rootful, userns_remap]
+    default: []
+  allow_ip_forward_off:
+    description: With V(rootful) in O(baselines), report no problem for C(net.ipv4.ip_forward=0) set for good.
+    type: bool
+    default: false
 notes:
   - systemd is always required; there is no option for another init system.
 seealso:
@@ -158,6 +174,25 @@ platform:
       description: Version of the Python running the module.
       type: str
       sample: 3.12.3
+baselines:
+  description: The kernel settings read for O(baselines), and the problems among them.
+  returned: when O(baselines) is not empty and the platform is supported
+  type: dict
+  contains:
+    sysctl:
+      description:
+        - C(persistent) - by key, C(value), C(path) and C(line) of the assignment that wins at boot (the C(*.conf)
+          files of C(/etc/sysctl.d), C(/run/sysctl.d), C(/usr/local/lib/sysctl.d), C(/usr/lib/sysctl.d) in
+          systemd-sysctl's order, then C(/etc/sysctl.conf)); C(live) - by key, the kernel's value now.
+      type: dict
+      sample: {persistent: {net.ipv4.ip_forward: {value: '0', path: /etc/sysctl.d/60-hardening.conf, line: 3}},
+               live: {net.ipv4.ip_forward: '1', user.max_user_namespaces: '63399'}}
+    problems:
+      description:
+        - Each with C(id) (C(ip-forward-off-persistent), C(userns-off)), C(setting), C(value), C(source) (file and
+          line, null for a live value), C(fix) and C(message) naming the fix.
+      type: list
+      elements: dict
 problems:
   description: Why the host is not supported, one short phrase each; empty on success.
   returned: always
@@ -168,7 +203,13 @@ problems:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.nsguard.docker.plugins.module_utils import _platform
+from ansible_collections.nsguard.docker.plugins.module_utils import _platform, _sysctl_d
+from ansible_collections.nsguard.docker.plugins.module_utils._hostfs import HostFS
+
+
+def host_fs():
+    """The host's files, for the sysctl settings (the units point it at a tree)."""
+    return HostFS()
 
 
 def main():
@@ -180,6 +221,8 @@ def main():
             min_python=dict(type='str', default=defaults['min_python']),
             os_release_path=dict(type='path'),
             role=dict(type='str'),
+            baselines=dict(type='list', elements='str', choices=['rootful', 'userns_remap'], default=[]),
+            allow_ip_forward_off=dict(type='bool', default=False),
         ),
         supports_check_mode=True,
     )
@@ -200,7 +243,13 @@ def main():
     if problems:
         module.fail_json(msg=_platform.format_message(facts, problems, supported, params['role']),
                          changed=False, platform=facts, problems=problems)
-    module.exit_json(changed=False, platform=facts, problems=[])
+    result = dict(changed=False, platform=facts, problems=[])
+    if params['baselines']:
+        sysctl = _sysctl_d.facts(host_fs())
+        result['baselines'] = {'sysctl': sysctl, 'problems': _sysctl_d.baseline_problems(
+            sysctl, rootful='rootful' in params['baselines'], userns_remap='userns_remap' in params['baselines'],
+            allow_ip_forward_off=params['allow_ip_forward_off'])}
+    module.exit_json(**result)
 
 
 if __name__ == '__main__':

@@ -23,7 +23,7 @@ description:
     show)), the role's sysctl.d, profile.d and AppArmor files, the members of the
     C(docker) group, and for each user the account, linger, the setup tool's unit, whether
     a daemon answers as rootless on the user's socket, the default docker context and the
-    role's block in C(~/.profile)."
+    role's block in C(~/.profile) and the role's drop-in of the user's C(docker.service)."
   - Tries whether O(rootlesskit) can create a user namespace, as the first user to have
     rootless Docker (C(rootlesskit true) run as that user, with only C(HOME), C(USER),
     C(XDG_RUNTIME_DIR) and C(PATH) set); not before that user's runtime directory exists.
@@ -32,7 +32,8 @@ description:
     lingering or take rootless Docker from, missing packages, unknown users, whether the
     rootlesskit path can be named by a profile, whether a baseline disabled user
     namespaces, whether the sysctl.d and profile.d files are right, the AppArmor profile's
-    name, the rootful units to mask, and per user the steps still to do."
+    name, the network driver and whether the host has it, the rootful units to mask, and
+    per user the steps still to do."
   - Never changes anything; runs in check mode like in a normal run. Needs root (it reads
     users' files and runs the check as another user).
 author:
@@ -108,8 +109,19 @@ options:
     type: str
     default: ''
   unprivileged_port_start:
-    description: C(net.ipv4.ip_unprivileged_port_start) for the sysctl.d file; unset leaves it out.
+    description:
+      - C(net.ipv4.ip_unprivileged_port_start) for the sysctl.d file, written as given; unset leaves it out.
+      - A value outside 0 to 65535 fails the module before anything is read, naming the range.
     type: int
+  network_driver:
+    description:
+      - The network driver of the users' daemons, set by a drop-in of each user's C(docker.service)
+        (C(~/.config/systemd/user/docker.service.d/nsguard-network.conf)) giving C(dockerd-rootless.sh)
+        C(DOCKERD_ROOTLESS_ROOTLESSKIT_NET), and for V(pasta) C(DOCKERD_ROOTLESS_ROOTLESSKIT_PORT_DRIVER=implicit).
+      - Unset leaves C(dockerd-rootless.sh) its own choice, and plans the removal of the role's drop-in.
+      - V(pasta) adds C(passt) to RV(plan.wanted_packages) when O(packages) lacks it.
+    type: str
+    choices: [slirp4netns, pasta]
   apparmor_disable_restriction:
     description: Whether the sysctl.d file turns C(kernel.apparmor_restrict_unprivileged_userns) off.
     type: bool
@@ -205,7 +217,7 @@ platform:
   type: dict
   sample: {distribution: ubuntu, version: '24.04', codename: noble, deb_architecture: amd64}
 problems:
-  description: Why the host is not supported; empty on success.
+  description: Why the host is not supported, or which option no host can take (O(unprivileged_port_start)); empty on success.
   returned: always
   type: list
   elements: str
@@ -243,6 +255,10 @@ facts:
       description: Members of the C(docker) group in C(/etc/group); empty without that group.
       type: list
       elements: str
+    binaries:
+      description: By path, whether the binary of O(network_driver) is an executable file; empty without a driver.
+      type: dict
+      sample: {/usr/bin/slirp4netns: true}
     users:
       description:
         - By name, for each of O(users), C(exists), and for an account C(uid), C(gid),
@@ -251,8 +267,11 @@ facts:
           enablement link exists), C(answering) (a daemon answers C(GET /info) on
           C(/run/user/<uid>/docker.sock)), C(rootless) (it reports C(name=rootless)),
           C(context) (C(currentContext) of C(~/.docker/config.json), or null) and C(profile)
-          (the lines of the role's block in C(~/.profile), or null without one).
-        - A symbolic link or another non-regular file in the home reads as absent.
+          (the lines of the role's block in C(~/.profile), or null without one) and
+          C(network_dropin) (the role's drop-in of the user's C(docker.service) - C(exists),
+          C(content), and when it exists C(regular), C(mode), C(uid) and C(gid)).
+        - A symbolic link or another non-regular file in the home reads as absent (the drop-in
+          as existing but not regular).
       type: dict
       sample: {alice: {exists: true, uid: 1001, gid: 1001, home: /home/alice, linger: true, manager: true, unit_file: true,
                        installed: true, answering: true, rootless: true, context: rootless, profile: null}}
@@ -405,6 +424,33 @@ plan:
         write:
           description: Somebody is to have rootless Docker and not C(ok). The users' managers must restart for it to apply.
           type: bool
+    network:
+      description: The network driver of the users' daemons (O(network_driver)).
+      type: dict
+      contains:
+        driver:
+          description: O(network_driver); null when unset.
+          type: str
+        binary:
+          description: The driver's binary (C(/usr/bin/slirp4netns), C(/usr/bin/pasta)); null without a driver.
+          type: str
+        package:
+          description: The package that has it (C(slirp4netns), C(passt)); null without a driver.
+          type: str
+        binary_present:
+          description: Whether that binary is an executable file on the host.
+          type: bool
+        available:
+          description:
+            - Whether the role can use the driver - its binary is there or its package is in
+              RV(plan.wanted_packages); true without a driver. The role fails, changing nothing, when not.
+          type: bool
+        dropin:
+          description: The drop-in's path below each user's home.
+          type: str
+        content:
+          description: The text the drop-in is to have; null without a driver.
+          type: str
     units:
       description:
         - By unit (C(docker.socket), C(docker.service)), C(mask) - to be stopped and masked
@@ -424,11 +470,15 @@ plan:
           daemon answers as rootless), C(set_context) (O(default_context) and the default
           context is not C(rootless)), C(write_profile) (O(docker_host=shell_profile) and the
           block differs), C(uninstall) (the setup tool's unit file exists) and
-          C(disable_linger) (the linger flag file exists). All false for an unknown user.
+          C(disable_linger) (the linger flag file exists), C(network_write) (a driver is
+          chosen and the user's drop-in is not a regular file of the user, 0644, with
+          RV(plan.network.content)) and C(network_remove) (no driver is chosen and the drop-in
+          exists). All false for an unknown user.
       type: dict
       sample: {alice: {exists: true, uid: 1001, home: /home/alice, profile_block: 'export DOCKER_HOST=unix:///run/user/1001/docker.sock',
                        enable_linger: false, start_manager: false, setup: true, wait: false, set_context: true,
-                       write_profile: false, uninstall: false, disable_linger: true}}
+                       write_profile: false, uninstall: false, disable_linger: true, network_write: false,
+                       network_remove: false}}
 '''
 
 from ansible.module_utils.basic import AnsibleModule
@@ -462,6 +512,7 @@ def argument_spec():
         max_user_namespaces=dict(type='int', default=28633),
         ping_group_range=dict(type='str', default=''),
         unprivileged_port_start=dict(type='int'),
+        network_driver=dict(type='str', choices=['slirp4netns', 'pasta']),
         apparmor_disable_restriction=dict(type='bool', default=False),
         docker_host=dict(type='str', choices=['profile_d', 'shell_profile', 'none'], default='profile_d'),
         default_context=dict(type='bool', default=True),
@@ -487,7 +538,12 @@ def main():
                          changed=False, platform=platform, problems=problems)
 
     params = module.params
+    problems = _rootless_plan.param_problems(params)
+    if problems:
+        module.fail_json(msg=' '.join(problems) + ' Nothing was changed.', changed=False,
+                         platform=platform, problems=problems)
     present = _rootless_plan.present_users(params['users'])
+    driver = _rootless_plan.NETWORK_DRIVERS.get(params['network_driver'] or '')
 
     def run(argv):
         return module.run_command(argv, environ_update={'LC_ALL': 'C'})
@@ -503,6 +559,7 @@ def main():
                _rootless_plan.apparmor_profile(params['rootlesskit'])['path']],
         rootlesskit=params['rootlesskit'],
         userns_as=present[0]['name'] if present else None,
+        binaries=[driver['binary']] if driver else [],
     )
     plan = _rootless_plan.plan(params, facts)
     module.exit_json(changed=False, platform=platform, problems=[], facts=facts, plan=plan)

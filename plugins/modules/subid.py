@@ -25,6 +25,13 @@ description:
     C(getgrall); that is local files, and LDAP or sssd where they enumerate), since a container ID mapped
     onto one would own that account's files. A range the user already has that contains one
     is kept, with a warning naming the IDs (moving it would orphan its containers' files).
+  - "Where shadow's C(getsubids) exists (O(getsubids_path)), it is asked for the ranges of every owner of the files
+    and of the user (C(getsubids OWNER), C(getsubids -g OWNER)): it answers from the NSS subid provider, which may
+    be sssd rather than the files. A range it reports that the file does not hold counts as taken when a range is
+    chosen or checked; one it reports as it is in the file is the file's own (no conflict with itself). A user whose
+    only range comes from there, long enough (and at O(start) when given), is left as it is: nothing is written and
+    RV(getsubids.user_only_there) names the file; one that is too short fails the module (change it where it is
+    defined). Without C(getsubids) nothing of this happens."
   - An existing range of the user is never moved silently. Whenever the new range would not
     contain every ID of the user's existing ranges (a I(move)), the module fails and changes
     nothing, unless O(allow_move=true) or an explicit O(start) asks for it; see O(allow_move).
@@ -183,6 +190,12 @@ options:
       - Path of the subordinate GID file.
     type: path
     default: /etc/subgid
+  getsubids_path:
+    description:
+      - Shadow's C(getsubids) (from C(uidmap) or C(shadow-utils) where it has it). Consulted only when it is an
+        executable file; see the description.
+    type: path
+    default: /usr/bin/getsubids
   login_defs_path:
     description:
       - Path of C(login.defs), read for C(SUB_UID_MIN), C(SUB_UID_MAX), C(SUB_GID_MIN) and
@@ -291,6 +304,26 @@ moved:
     subuid:
       from: [{start: 100000, count: 65536, line: 4}]
       to: {start: 165536, count: 65536}
+getsubids:
+  description: What C(getsubids) reported beyond the files; see O(getsubids_path).
+  returned: always
+  type: dict
+  contains:
+    path:
+      description: The C(getsubids) consulted; null when it is not on the host (nothing else is then filled in).
+      type: str
+      sample: /usr/bin/getsubids
+    external:
+      description:
+        - By database, the ranges it reported, for the owners of the file and the user, that the file does not hold
+          (C(owner), C(start), C(count)); they counted as taken.
+      type: dict
+      sample: {subuid: [{owner: bob, start: 200000, count: 65536}], subgid: []}
+    user_only_there:
+      description: The databases in which the user's range is one only C(getsubids) reported; nothing was written for it.
+      type: list
+      elements: str
+      sample: [subuid, subgid]
 backup_files:
   description: Backups made, by database name.
   returned: when O(backup=true) and a file was changed
@@ -313,10 +346,12 @@ from ansible_collections.nsguard.docker.plugins.module_utils.subid import (
     SubidError,
     ensure_absent,
     ensure_present,
+    external_ranges,
     find_overlaps,
     ids_in_range,
     login_defs_limits,
     parse,
+    parse_getsubids,
     render,
     resolve_user,
     validate_request,
@@ -332,6 +367,8 @@ from ansible_collections.nsguard.docker.plugins.module_utils.fileops import (
 PWD_LOCK_PATH = '/etc/.pwd.lock'
 #: Seconds to wait for each lock, as lckpwdf(3) does.
 LOCK_TIMEOUT = 15.0
+#: The option flag of getsubids for each database.
+GETSUBIDS_ARGS = {'subuid': [], 'subgid': ['-g']}
 
 _ENCODING = ('utf-8', 'surrogateescape')
 
@@ -393,13 +430,15 @@ def run_module():
             subuid_path=dict(type='path', default='/etc/subuid'),
             subgid_path=dict(type='path', default='/etc/subgid'),
             login_defs_path=dict(type='path', default='/etc/login.defs'),
+            getsubids_path=dict(type='path', default='/usr/bin/getsubids'),
         ),
         supports_check_mode=True,
     )
     params = module.params
     name = params['name']
     present = params['state'] == 'present'
-    result = dict(changed=False, subuid=None, subgid=None, moved={})
+    result = dict(changed=False, subuid=None, subgid=None, moved={},
+                  getsubids=dict(path=None, external={}, user_only_there=[]))
 
     # --- inputs ---------------------------------------------------------------
     try:
@@ -445,6 +484,11 @@ def run_module():
     else:
         locks = shadow_locks([paths[db] for db in databases], PWD_LOCK_PATH, LOCK_TIMEOUT)
 
+    getsubids = params['getsubids_path']
+    if not (present and getsubids and os.path.isfile(getsubids) and os.access(getsubids, os.X_OK)):
+        getsubids = None
+    result['getsubids']['path'] = getsubids
+
     plans = []
     written = []
     try:
@@ -455,14 +499,22 @@ def run_module():
                 before = '' if data is None else _decode(data)
                 entries = parse(before, path)
                 if present:
+                    external = []
+                    if getsubids:
+                        external = external_ranges(entries, _reported(module, getsubids, db, entries, user),
+                                                   _resolve_owner)
+                        result['getsubids']['external'][db] = [
+                            dict(owner=line.owner, start=line.start, count=line.count) for line in external]
                     try:
                         res = ensure_present(entries, user, uid, params['count'], params['start'],
                                              limits[db]['min'], limits[db]['max'],
                                              params['allow_small_count'], params['allow_move'],
-                                             own_ids.get(db), params['map_own_id'], account_ids[db])
+                                             own_ids.get(db), params['map_own_id'], account_ids[db], external)
                     except SubidError as exc:
                         raise SubidError('%s (%s): %s' % (db, path, exc))
                     result[db] = dict(start=res.start, count=res.count)
+                    if res.source != 'file':
+                        result['getsubids']['user_only_there'].append(db)
                     if res.moved:
                         result['moved'][db] = {
                             'from': [dict(start=line.start, count=line.count, line=line.lineno)
@@ -526,6 +578,23 @@ def run_module():
                                before_header=path, after_header=path)
                           for db, path, existed, before, after, res in plans]
     module.exit_json(**result)
+
+
+def _reported(module, getsubids, db, entries, user):
+    """The ranges ``getsubids`` reports for every owner of ``entries`` and for ``user``
+    (one run per owner; a run that fails reports nothing)."""
+    owners = []
+    for owner in [line.owner for line in entries if line.is_entry] + [user]:
+        # an owner field that getsubids would read as an option is nobody it can name
+        if owner not in owners and not owner.startswith('-'):
+            owners.append(owner)
+    out = []
+    for owner in owners:
+        rc, stdout, dummy = module.run_command([getsubids] + GETSUBIDS_ARGS[db] + [owner],
+                                               environ_update={'LC_ALL': 'C'})
+        if rc == 0:
+            out.extend(parse_getsubids(stdout))
+    return out
 
 
 def _account_ids():

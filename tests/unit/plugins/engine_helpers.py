@@ -64,7 +64,8 @@ class TreeFS(HostFS):
     def __init__(self, root, owners=None):
         super(TreeFS, self).__init__(proc_root=os.path.join(root, 'proc'),
                                      etc_root=os.path.join(root, 'etc'),
-                                     run_root=os.path.join(root, 'run'))
+                                     run_root=os.path.join(root, 'run'),
+                                     usr_root=os.path.join(root, 'usr'))
         self.root = root
         self.owners = dict((self.path(p), ids) for p, ids in (owners or {}).items())
 

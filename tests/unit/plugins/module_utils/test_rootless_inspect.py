@@ -46,7 +46,7 @@ def test_a_fresh_user_has_nothing_done(host):
     assert facts_of(host, 'bob') == {
         'exists': True, 'uid': 1002, 'gid': 1002, 'home': host.path('home/bob'), 'linger': False,
         'manager': False, 'unit_file': False, 'installed': False, 'answering': False, 'rootless': False,
-        'context': None, 'profile': None}
+        'context': None, 'profile': None, 'network_dropin': {'exists': False, 'content': None}}
 
 
 def test_a_converged_user_is_seen_as_converged(host):
@@ -54,7 +54,7 @@ def test_a_converged_user_is_seen_as_converged(host):
     assert facts == {
         'exists': True, 'uid': 1001, 'gid': 1001, 'home': host.path('home/alice'), 'linger': True,
         'manager': True, 'unit_file': True, 'installed': True, 'answering': True, 'rootless': True,
-        'context': 'rootless', 'profile': PROFILE_BLOCK}
+        'context': 'rootless', 'profile': PROFILE_BLOCK, 'network_dropin': {'exists': False, 'content': None}}
 
 
 def test_a_manager_that_is_not_active_is_not_running(host):
@@ -312,7 +312,8 @@ def test_inspect_asks_systemctl_once_and_tries_rootlesskit_once(host):
     assert host.commands.calls == [['/usr/bin/systemctl', 'show', '--property=Id,LoadState,ActiveState,UnitFileState',
                                     '--', 'docker.service', 'docker.socket', 'user@1001.service', 'user@1002.service']]
     assert len(host.spawned) == 1
-    assert set(facts) == {'knobs', 'packages', 'units', 'files', 'docker_group', 'users', 'userns', 'errors'}
+    assert set(facts) == {'knobs', 'packages', 'units', 'files', 'docker_group', 'binaries', 'users', 'userns', 'errors'}
+    assert facts['binaries'] == {}
     assert facts['units'] == {'docker.service': {'LoadState': 'masked', 'ActiveState': 'inactive', 'UnitFileState': 'masked'},
                               'docker.socket': {'LoadState': 'masked', 'ActiveState': 'inactive', 'UnitFileState': 'masked'}}
     assert facts['users']['alice']['manager'] is True and facts['users']['bob']['manager'] is False
@@ -338,3 +339,34 @@ def test_inspect_without_systemctl(host):
                                                 'UnitFileState': 'unknown'}
     assert facts['users']['alice']['manager'] is False
     assert host.commands.calls == []
+
+
+# ---------------------------------------------------------------------------- network driver
+
+def test_the_users_network_dropin_is_read_with_mode_and_owner(host):
+    text = '[Service]\nEnvironment=DOCKERD_ROOTLESS_ROOTLESSKIT_NET=slirp4netns\n'
+    host.write('home/alice/' + ri.NETWORK_DROPIN, text, mode=0o640)
+    found = facts_of(host, 'alice')['network_dropin']
+    st_ = os.stat(host.path('home/alice/' + ri.NETWORK_DROPIN))
+    assert found == {'exists': True, 'regular': True, 'mode': '0640', 'uid': st_.st_uid, 'gid': st_.st_gid,
+                     'content': text}
+
+
+def test_a_link_at_the_network_dropin_is_not_followed(host):
+    target = host.write('etc/secret', 'root only\n')
+    path = host.path('home/alice/' + ri.NETWORK_DROPIN)
+    os.makedirs(os.path.dirname(path))
+    os.symlink(target, path)
+    found = facts_of(host, 'alice')['network_dropin']
+    assert found['exists'] is True and found['regular'] is False and found['content'] is None
+
+
+def test_binaries_are_executable_files_below_the_root(host, monkeypatch):
+    monkeypatch.setattr(ri, 'BIN_ROOT', host.root)
+    host.write('usr/bin/slirp4netns', '#!/bin/sh\n', mode=0o755)
+    host.write('usr/bin/pasta', 'not executable\n', mode=0o644)
+    assert ri.binary_facts(['/usr/bin/slirp4netns', '/usr/bin/pasta', '/usr/bin/nosuch']) == {
+        '/usr/bin/slirp4netns': True, '/usr/bin/pasta': False, '/usr/bin/nosuch': False}
+    facts = ri.inspect(host.fs(), host.commands.run, host.commands.which, users=['alice'], packages=[], files=[],
+                       binaries=['/usr/bin/slirp4netns'])
+    assert facts['binaries'] == {'/usr/bin/slirp4netns': True}

@@ -43,7 +43,7 @@ def params(**changes):
         'docker_host': 'profile_d', 'default_context': True, 'rootful_daemon': 'keep',
         'remove_from_docker_group': [], 'sysctl_path': SYSCTL, 'profile_d_path': PROFILE_D,
         'profile_d_content': rp.PROFILE_D_CONTENT, 'delegate_controllers': list(rp.DELEGATE_CONTROLLERS),
-        'delegate_path': DELEGATE,
+        'delegate_path': DELEGATE, 'network_driver': None,
     }
     out.update(changes)
     return out
@@ -112,7 +112,8 @@ def test_a_fresh_user_needs_everything():
         'exists': True, 'uid': 1002, 'home': '/home/bob',
         'profile_block': 'export DOCKER_HOST=unix:///run/user/1002/docker.sock',
         'enable_linger': True, 'start_manager': True, 'setup': True, 'wait': False, 'set_context': True,
-        'write_profile': True, 'uninstall': False, 'disable_linger': False}
+        'write_profile': True, 'uninstall': False, 'disable_linger': False, 'network_write': False,
+        'network_remove': False}
     assert plan['userns']['user'] == 'bob' and plan['userns']['uid'] == 1002
 
 
@@ -149,7 +150,7 @@ def test_unknown_users():
     assert plan['users']['eve'] == {'exists': False, 'uid': None, 'home': None, 'profile_block': None,
                                     'enable_linger': False, 'start_manager': False, 'setup': False, 'wait': False,
                                     'set_context': False, 'write_profile': False, 'uninstall': False,
-                                    'disable_linger': False}
+                                    'disable_linger': False, 'network_write': False, 'network_remove': False}
 
 
 def test_nobody_present():
@@ -442,3 +443,120 @@ def test_the_cgroup_delegation_drop_in():
         'path': DELEGATE, 'content': None, 'ok': True, 'write': False}
     facts['files'][DELEGATE] = {'exists': False, 'content': None}
     assert rp.plan(params(users=[]), facts)['delegate']['write'] is False
+
+
+# ---------------------------------------------------------------------------- network driver
+
+SLIRP_DROPIN = ("# Managed by nsguard.docker.rootless: the network driver of this rootless daemon\n"
+                "# (rootless_network_driver), read by dockerd-rootless.sh.\n"
+                "[Service]\nEnvironment=DOCKERD_ROOTLESS_ROOTLESSKIT_NET=slirp4netns\n")
+
+
+def user_file(content, uid=1001, mode='0644', regular=True):
+    return {'exists': True, 'regular': regular, 'mode': mode, 'uid': uid, 'gid': uid, 'content': content}
+
+
+def with_dropin(facts, name, found):
+    facts['users'][name]['network_dropin'] = found
+    return facts
+
+
+def test_no_driver_plans_no_dropin_and_needs_nothing():
+    facts = converged()
+    facts['users']['alice']['network_dropin'] = {'exists': False, 'content': None}
+    plan = rp.plan(params(), facts)
+    assert plan['network'] == {'driver': None, 'binary': None, 'package': None, 'binary_present': False,
+                               'available': True, 'dropin': rp.NETWORK_DROPIN, 'content': None}
+    assert not plan['users']['alice']['network_write'] and not plan['users']['alice']['network_remove']
+    assert plan['wanted_packages'] == params()['packages']
+
+
+def test_the_dropin_texts():
+    assert rp.network_content(None) is None
+    assert rp.network_content('slirp4netns') == SLIRP_DROPIN
+    pasta = rp.network_content('pasta')
+    assert pasta.endswith('[Service]\nEnvironment=DOCKERD_ROOTLESS_ROOTLESSKIT_NET=pasta\n'
+                          'Environment=DOCKERD_ROOTLESS_ROOTLESSKIT_PORT_DRIVER=implicit\n')
+    assert rp.NETWORK_DROPIN == '.config/systemd/user/docker.service.d/nsguard-network.conf'
+
+
+def test_a_converged_dropin_is_left_alone():
+    facts = with_dropin(converged(), 'alice', user_file(SLIRP_DROPIN))
+    facts['binaries'] = {'/usr/bin/slirp4netns': True}
+    plan = rp.plan(params(network_driver='slirp4netns'), facts)
+    assert plan['network'] == {'driver': 'slirp4netns', 'binary': '/usr/bin/slirp4netns', 'package': 'slirp4netns',
+                               'binary_present': True, 'available': True, 'dropin': rp.NETWORK_DROPIN,
+                               'content': SLIRP_DROPIN}
+    assert plan['users']['alice']['network_write'] is False and plan['users']['alice']['network_remove'] is False
+
+
+@pytest.mark.parametrize('found', [
+    {'exists': False, 'content': None},
+    user_file(SLIRP_DROPIN.replace('slirp4netns', 'pasta')),
+    user_file(SLIRP_DROPIN, mode='0664'),
+    user_file(SLIRP_DROPIN, uid=0),
+    user_file(SLIRP_DROPIN, regular=False),
+    {'exists': True, 'regular': False, 'mode': None, 'uid': None, 'gid': None, 'content': None},
+])
+def test_a_dropin_that_is_not_right_is_written(found):
+    """Text, mode, owner and kind are compared, like the role's root files."""
+    facts = with_dropin(converged(), 'alice', found)
+    plan = rp.plan(params(network_driver='slirp4netns'), facts)
+    assert plan['users']['alice']['network_write'] is True and plan['users']['alice']['network_remove'] is False
+
+
+def test_a_dropin_left_by_an_earlier_run_goes_when_no_driver_is_chosen():
+    facts = with_dropin(converged(), 'alice', user_file(SLIRP_DROPIN))
+    plan = rp.plan(params(), facts)
+    assert plan['users']['alice']['network_remove'] is True and plan['users']['alice']['network_write'] is False
+
+
+def test_facts_without_the_dropin_key_need_a_write_only_with_a_driver():
+    """Older facts (no network_dropin) read as no drop-in."""
+    assert rp.plan(params(), converged())['users']['alice']['network_write'] is False
+    assert rp.plan(params(network_driver='pasta'), converged())['users']['alice']['network_write'] is True
+
+
+def test_pasta_adds_passt_to_the_packages_once():
+    facts = converged()
+    plan = rp.plan(params(network_driver='pasta'), facts)
+    assert plan['wanted_packages'] == params()['packages'] + ['passt']
+    assert plan['missing_packages'] == ['passt'] and plan['install_packages'] == ['passt']
+    assert plan['network']['available'] is True and plan['network']['binary_present'] is False
+    plan = rp.plan(params(network_driver='pasta', packages=['passt', 'uidmap']), facts)
+    assert plan['wanted_packages'] == ['passt', 'uidmap']
+
+
+def test_a_driver_without_its_binary_or_package_is_not_available():
+    packages = ['uidmap', 'dbus-user-session', 'iptables', 'acl']
+    plan = rp.plan(params(network_driver='slirp4netns', packages=packages), converged())
+    assert plan['network']['available'] is False and plan['network']['package'] == 'slirp4netns'
+    facts = converged()
+    facts['binaries'] = {'/usr/bin/slirp4netns': True}
+    plan = rp.plan(params(network_driver='slirp4netns', packages=packages), facts)
+    assert plan['network']['available'] is True and plan['network']['binary_present'] is True
+    assert plan['wanted_packages'] == packages
+
+
+def test_an_unknown_user_gets_no_dropin():
+    plan = rp.plan(params(users=[user('eve')], network_driver='slirp4netns'), converged())
+    assert plan['users']['eve']['network_write'] is False
+
+
+# ---------------------------------------------------------------------------- options
+
+@pytest.mark.parametrize('port', [None, 0, 80, 1024, 65535])
+def test_a_port_in_range_is_no_problem_and_is_written_as_given(port):
+    assert rp.param_problems(params(unprivileged_port_start=port)) == []
+    content = rp.plan(params(unprivileged_port_start=port), converged())['sysctl']['content']
+    if port is None:
+        assert 'ip_unprivileged_port_start' not in content
+    else:
+        assert 'net.ipv4.ip_unprivileged_port_start = %d\n' % port in content
+
+
+@pytest.mark.parametrize('port', [-1, 65536, 100000])
+def test_a_port_out_of_range_is_refused_naming_the_range(port):
+    problems = rp.param_problems(params(unprivileged_port_start=port))
+    assert len(problems) == 1
+    assert 'rootless_unprivileged_port_start: %d' % port in problems[0] and '0 to 65535' in problems[0]

@@ -1138,3 +1138,103 @@ def test_growing_in_place_stops_at_an_accounts_id():
         ensure_present(entries, 'alice', 1000, 131072, account_ids=[170000])
     moved = ensure_present(entries, 'alice', 1000, 131072, account_ids=[170000], allow_move=True)
     assert moved.start == 170001 and moved.moved
+
+
+# ---------------------------------------------------------------------------- getsubids
+
+from ansible_collections.nsguard.docker.plugins.module_utils.subid import (  # noqa: E402 pylint: disable=wrong-import-position
+    external_ranges,
+    parse_getsubids,
+)
+
+
+def reported(name):
+    return [(line.owner, line.start, line.count) for line in parse_getsubids(fixture(name))]
+
+
+def test_getsubids_output_is_parsed():
+    assert reported('getsubids-alice-files.txt') == [('alice', 100000, 65536)]
+    assert reported('getsubids-dave-sssd.txt') == [('dave', 362144, 65536), ('dave', 500000, 10)]
+    assert reported('getsubids-error.txt') == []
+    assert parse_getsubids('') == [] and parse_getsubids(None) == []
+    # other text, and ranges past the id space, are no ranges
+    assert parse_getsubids('No subuid ranges for bob\n0: bob 4294967295 1\n0: bob x 1\n  3:  eve  7  8  \n') \
+        and [(l.owner, l.start, l.count) for l in parse_getsubids('0: bob 4294967295 1\n  3:  eve  7  8  \n')] \
+        == [('eve', 7, 8)]
+    line = parse_getsubids(fixture('getsubids-alice-files.txt'))[0]
+    assert line.is_entry and line.lineno is None and line.end == 165536
+
+
+def test_the_files_own_ranges_are_not_external():
+    entries = parse(fixture('mixed.subuid'))
+    alice = parse_getsubids(fixture('getsubids-alice-files.txt'))
+    assert external_ranges(entries, alice) == []
+    # the numeric owner 1001 (dave) in the file holds dave's range when owners resolve to the same principal
+    dave_as_file = parse_getsubids('0: dave 231072 65536\n')
+    assert external_ranges(entries, dave_as_file) == dave_as_file
+    uids = {'dave': 1001, '1001': 1001}
+    assert external_ranges(entries, dave_as_file, lambda owner: uids.get(owner, owner)) == []
+    # a range of the file reported for another owner is not the file's: it is a real overlap
+    assert len(external_ranges(entries, parse_getsubids('0: mallory 100000 65536\n'))) == 1
+    # duplicates once
+    twice = parse_getsubids('0: dave 362144 65536\n0: dave 362144 65536\n')
+    assert len(external_ranges(entries, twice)) == 1
+
+
+def test_without_external_ranges_nothing_changes():
+    entries = parse(fixture('mixed.subuid'))
+    assert ensure_present(entries, 'erin', 1004, 65536) == ensure_present(entries, 'erin', 1004, 65536, external=())
+    assert ensure_present(entries, 'erin', 1004, 65536).source == 'file'
+
+
+def test_ranges_only_getsubids_knows_count_as_taken():
+    entries = parse(fixture('mixed.subuid'))
+    free = ensure_present(entries, 'erin', 1004, 65536)
+    assert (free.start, free.count) == (362144, 65536)
+    external = external_ranges(entries, parse_getsubids(fixture('getsubids-dave-sssd.txt')))
+    res = ensure_present(entries, 'erin', 1004, 65536, external=external)
+    assert (res.start, res.count) == (427680, 65536) and res.source == 'file'
+    assert render(res.entries) == fixture('mixed.subuid') + 'erin:427680:65536\n'
+    # an explicit start on sssd's range is refused, naming where it comes from
+    with pytest.raises(SubidError, match=r"dave's range 362144-427679 \(reported by getsubids, not in the file\)"):
+        ensure_present(entries, 'erin', 1004, 65536, start=362144, external=external)
+
+
+def test_the_same_ranges_from_getsubids_and_the_file_are_no_conflict():
+    entries = parse(fixture('mixed.subuid'))
+    alice = external_ranges(entries, parse_getsubids(fixture('getsubids-alice-files.txt')))
+    res = ensure_present(entries, 'alice', 1000, 65536, external=alice)
+    assert not res.changed and (res.start, res.count) == (100000, 65536) and res.source == 'file'
+
+
+def test_a_file_range_overlapping_a_range_only_getsubids_knows_is_a_conflict():
+    entries = parse(fixture('mixed.subuid'))
+    external = external_ranges(entries, parse_getsubids('0: mallory 120000 65536\n'))
+    with pytest.raises(SubidError, match='allow_move'):
+        ensure_present(entries, 'alice', 1000, 65536, external=external)
+
+
+def test_a_user_whose_range_only_getsubids_knows_is_left_as_it_is():
+    entries = parse(fixture('mixed.subuid'))
+    external = external_ranges(entries, parse_getsubids(fixture('getsubids-dave-sssd.txt')))
+    # dave (uid 1001) has a file line 1001:231072; as "davey" with no file line the sssd range satisfies
+    theirs = [Line('getsubids davey:362144:65536', '\n', None, 'davey', 362144, 65536)]
+    res = ensure_present(entries, 'davey', 1005, 65536, external=theirs + external)
+    assert res.source == 'getsubids' and not res.changed and (res.start, res.count) == (362144, 65536)
+    assert render(res.entries) == fixture('mixed.subuid')
+    res = ensure_present(entries, 'davey', 1005, 65536, start=362144, external=theirs)
+    assert res.source == 'getsubids'
+    with pytest.raises(SubidError, match=r'not 131072 ids: change it where it is defined'):
+        ensure_present(entries, 'davey', 1005, 131072, external=theirs)
+    with pytest.raises(SubidError, match=r'not 65536 ids from 400000'):
+        ensure_present(entries, 'davey', 1005, 65536, start=400000, external=theirs)
+    with pytest.raises(SubidError, match='map_own_id needs the range in the file'):
+        ensure_present(entries, 'davey', 1005, 65536, own_id=1005, map_own_id=True, external=theirs)
+
+
+def test_a_user_with_a_file_range_keeps_the_file_flow():
+    """The file's range is the user's; a further one getsubids knows is not a conflict."""
+    entries = parse(fixture('mixed.subuid'))
+    theirs = [Line('getsubids alice:900000:65536', '\n', None, 'alice', 900000, 65536)]
+    res = ensure_present(entries, 'alice', 1000, 65536, external=theirs)
+    assert res.source == 'file' and not res.changed and res.start == 100000

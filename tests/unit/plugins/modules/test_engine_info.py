@@ -259,3 +259,21 @@ def test_everything_the_role_reads_is_returned(fake, capsys, source):
             for value in values:
                 assert isinstance(value, dict) and (attribute or key) in value, '_engine_info' + reference
             values = [value[attribute or key] for value in values]
+
+
+# ---------------------------------------------------------------------------- baselines
+
+def test_forwarding_off_for_good_is_a_baseline_problem(fake, capsys):
+    result = run(capsys, **CONVERGED)
+    assert result['_rc'] == 0 and result['plan']['baselines'] == []
+    assert result['facts']['sysctl'] == {'persistent': {}, 'live': {}}
+    write(fake.root, '/etc/sysctl.d/60-hardening.conf', 'net.ipv4.ip_forward = 0\nuser.max_user_namespaces = 0\n')
+    result = run(capsys, **CONVERGED)
+    assert result['_rc'] == 0 and result['changed'] is False
+    assert result['facts']['sysctl']['persistent']['net.ipv4.ip_forward'] == {
+        'value': '0', 'path': '/etc/sysctl.d/60-hardening.conf', 'line': 1}
+    assert [p['id'] for p in result['plan']['baselines']] == ['ip-forward-off-persistent']
+    assert [p['id'] for p in run(capsys, userns_remap=True, **CONVERGED)['plan']['baselines']] == [
+        'ip-forward-off-persistent', 'userns-off']
+    assert run(capsys, allow_ip_forward_off=True, **CONVERGED)['plan']['baselines'] == []
+    assert run(capsys, rootful='masked', **CONVERGED)['plan']['baselines'] == []

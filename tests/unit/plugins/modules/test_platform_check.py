@@ -72,7 +72,8 @@ def test_documentation():
     assert doc['extends_documentation_fragment'] == ['nsguard.docker.attributes',
                                                      'nsguard.docker.attributes.info_module']
     options = doc['options']
-    assert set(options) == {'distributions', 'architectures', 'min_python', 'os_release_path', 'role'}
+    assert set(options) == {'distributions', 'architectures', 'min_python', 'os_release_path', 'role',
+                            'baselines', 'allow_ip_forward_off'}
     # the documented defaults are the one table of module_utils/_platform.py
     assert options['distributions']['default'] == _platform.SUPPORTED['distributions']
     assert options['architectures']['default'] == _platform.SUPPORTED['architectures']
@@ -80,7 +81,7 @@ def test_documentation():
     for name, option in options.items():
         assert option.get('type') and option.get('description'), name
     returned = yaml.safe_load(platform_check.RETURN)
-    assert set(returned) == {'platform', 'problems'}
+    assert set(returned) == {'platform', 'problems', 'baselines'}
     assert set(returned['platform']['contains']) == PLATFORM_KEYS
     examples = yaml.safe_load(platform_check.EXAMPLES)
     assert examples[0]['nsguard.docker.platform_check'] == {'role': 'engine'}
@@ -192,3 +193,27 @@ def test_bad_options(fake, capsys, args, text):
     assert text in result['msg']
     assert result['msg'].startswith('nsguard.docker.platform_check: ')
     assert 'platform' not in result
+
+
+# ---------------------------------------------------------------------------- baselines
+
+def test_baselines_are_read_only_when_asked(fake, capsys, tmp_path, monkeypatch):
+    from ansible_collections.nsguard.docker.plugins.module_utils import _hostfs
+    root = tmp_path / 'host'
+    (root / 'etc' / 'sysctl.d').mkdir(parents=True)
+    (root / 'proc' / 'sys' / 'user').mkdir(parents=True)
+    (root / 'proc' / 'sys' / 'user' / 'max_user_namespaces').write_text('0\n')
+    monkeypatch.setattr(platform_check, 'host_fs', lambda: _hostfs.HostFS(
+        proc_root=str(root / 'proc'), etc_root=str(root / 'etc'), run_root=str(root / 'run'),
+        usr_root=str(root / 'usr')))
+    result = run(capsys)
+    assert result['_rc'] == 0 and 'baselines' not in result
+    result = run(capsys, baselines=['rootful'])
+    assert result['baselines'] == {'sysctl': {'persistent': {}, 'live': {'user.max_user_namespaces': '0'}},
+                                   'problems': []}
+    (root / 'etc' / 'sysctl.d' / '60-hardening.conf').write_text('net.ipv4.ip_forward = 0\n')
+    result = run(capsys, baselines=['rootful', 'userns_remap'])
+    assert result['_rc'] == 0 and result['changed'] is False
+    assert [p['id'] for p in result['baselines']['problems']] == ['ip-forward-off-persistent', 'userns-off']
+    result = run(capsys, baselines=['rootful'], allow_ip_forward_off=True)
+    assert result['baselines']['problems'] == []

@@ -281,3 +281,42 @@ def test_everything_the_role_reads_is_returned(fake, capsys, users):
             for value in values:
                 assert isinstance(value, dict) and attribute in value, '_rootless_info' + reference
             values = [value[attribute] for value in values]
+
+
+# ---------------------------------------------------------------------------- options, network driver
+
+@pytest.mark.parametrize('port', [-1, 65536])
+def test_a_port_out_of_range_fails_before_anything_is_read(fake, capsys, port):
+    before = fake.checksums()
+    result = run(capsys, fake, unprivileged_port_start=port)
+    assert result['_rc'] == 1 and result['failed'] is True and result['changed'] is False
+    assert 'rootless_unprivileged_port_start: %d' % port in result['msg'] and '0 to 65535' in result['msg']
+    assert result['msg'].endswith('Nothing was changed.')
+    assert 'plan' not in result and fake.commands.calls == [] and fake.spawned == []
+    assert fake.checksums() == before
+
+
+def test_a_network_driver_is_planned_per_user(fake, capsys, monkeypatch):
+    from ansible_collections.nsguard.docker.plugins.module_utils import _rootless_inspect
+    monkeypatch.setattr(_rootless_inspect, 'BIN_ROOT', fake.root)
+    fake.write('usr/bin/slirp4netns', '#!/bin/sh\n', mode=0o755)
+    result = run(capsys, fake, network_driver='slirp4netns')
+    assert result['_rc'] == 0, result.get('msg')
+    assert result['facts']['binaries'] == {'/usr/bin/slirp4netns': True}
+    assert result['plan']['network']['available'] is True
+    assert result['plan']['users']['alice']['network_write'] is True
+    # the drop-in as the role writes it: the next run has nothing to do
+    uid = os.stat(fake.path('home/alice')).st_uid
+    fake.write('home/alice/' + _rootless_plan.NETWORK_DROPIN, result['plan']['network']['content'])
+    fake.accounts['alice'] = uid
+    result = run(capsys, fake, network_driver='slirp4netns')
+    assert result['plan']['users']['alice']['network_write'] is False
+
+
+def test_a_driver_the_host_cannot_have_is_not_available(fake, capsys, monkeypatch):
+    from ansible_collections.nsguard.docker.plugins.module_utils import _rootless_inspect
+    monkeypatch.setattr(_rootless_inspect, 'BIN_ROOT', fake.root)
+    result = run(capsys, fake, network_driver='slirp4netns', packages=['uidmap'])
+    assert result['_rc'] == 0 and result['plan']['network']['available'] is False
+    result = run(capsys, fake, network_driver='pasta', packages=['uidmap'])
+    assert result['plan']['network']['available'] is True and result['plan']['install_packages'] == ['passt']

@@ -75,7 +75,8 @@ def env(tmp_path, monkeypatch):
         @staticmethod
         def args(**kwargs):
             base = dict(subuid_path=str(subuid), subgid_path=str(subgid),
-                        login_defs_path=str(tmp_path / 'login.defs'))
+                        login_defs_path=str(tmp_path / 'login.defs'),
+                        getsubids_path=str(tmp_path / 'no-getsubids'))
             base.update(kwargs)
             return base
 
@@ -490,3 +491,91 @@ def test_an_existing_range_holding_an_accounts_id_is_kept_and_warned(env, capsys
     rc, res = run(env.args(name='alice'), capsys)
     assert rc == 0 and res['changed'] is False, res
     assert [w for w in warned if 'contains the uid of existing account(s): 120000' in w], warned
+
+
+# ---------------------------------------------------------------------------- getsubids
+
+FAKE_GETSUBIDS = '''#!/bin/sh
+# getsubids [-g] OWNER: prints the lines of $0.d/<subuid|subgid>.<OWNER>, fails without one
+db=subuid
+if [ "$1" = "-g" ]; then db=subgid; shift; fi
+echo "$db $1" >> "$0.calls"
+[ -f "$0.d/$db.$1" ] || { echo "Error fetching ranges" >&2; exit 1; }
+cat "$0.d/$db.$1"
+'''
+
+
+def fake_getsubids(env, ranges):
+    """An executable getsubids in the temp dir answering ``ranges`` ({(db, owner): text})."""
+    path = env.dir / 'getsubids'
+    path.write_text(FAKE_GETSUBIDS)
+    path.chmod(0o755)
+    data = env.dir / 'getsubids.d'
+    data.mkdir()
+    for (db, owner), text in ranges.items():
+        (data / ('%s.%s' % (db, owner))).write_text(text)
+    return str(path)
+
+
+def calls(env):
+    path = env.dir / 'getsubids.calls'
+    return path.read_text().splitlines() if path.exists() else []
+
+
+def test_without_getsubids_nothing_is_asked(env, capsys):
+    rc, res = run(env.args(name='erin'), capsys)
+    assert rc == 0, res
+    assert res['getsubids'] == {'path': None, 'external': {}, 'user_only_there': []}
+    assert res['subuid'] == {'start': 362144, 'count': 65536}
+
+
+def test_getsubids_reporting_the_files_changes_nothing(env, capsys):
+    """A getsubids that reads the same files: the same ranges are no conflict with themselves."""
+    files = {}
+    for db, path in (('subuid', env.subuid), ('subgid', env.subgid)):
+        for line in path.read_text().splitlines():
+            if line and not line.startswith('#') and line.count(':') == 2:
+                owner, start, count = line.split(':')
+                files[(db, owner)] = files.get((db, owner), '') + '%d: %s %s %s\n' % (
+                    len(files.get((db, owner), '').splitlines()), owner, start, count)
+    getsubids = fake_getsubids(env, files)
+    rc, res = run(env.args(name='erin', getsubids_path=getsubids), capsys)
+    assert rc == 0, res
+    assert res['subuid'] == {'start': 362144, 'count': 65536} and res['subgid'] == {'start': 300010, 'count': 65536}
+    assert res['getsubids'] == {'path': getsubids, 'external': {'subuid': [], 'subgid': []}, 'user_only_there': []}
+    # every owner of each file, and the user, asked once per file
+    assert calls(env) == ['subuid alice', 'subuid bob', 'subuid 1001', 'subuid carol', 'subuid erin',
+                          'subgid low', 'subgid straddle', 'subgid a', 'subgid b', 'subgid c', 'subgid d',
+                          'subgid erin']
+
+
+def test_a_range_only_sssd_knows_is_taken(env, capsys):
+    getsubids = fake_getsubids(env, {('subuid', 'bob'): '0: bob 165536 65536\n1: bob 362144 65536\n'})
+    rc, res = run(env.args(name='erin', getsubids_path=getsubids), capsys)
+    assert rc == 0, res
+    assert res['subuid'] == {'start': 427680, 'count': 65536}
+    assert res['getsubids']['external'] == {'subuid': [{'owner': 'bob', 'start': 362144, 'count': 65536}],
+                                            'subgid': []}
+    assert env.read('subuid').decode().endswith('erin:427680:65536\n')
+
+
+def test_a_user_whose_range_only_getsubids_knows_is_reported_not_written(env, capsys):
+    getsubids = fake_getsubids(env, {('subuid', 'erin'): '0: erin 700000 65536\n',
+                                     ('subgid', 'erin'): '0: erin 700000 65536\n'})
+    before = snapshot(env)[0]
+    rc, res = run(env.args(name='erin', getsubids_path=getsubids), capsys)
+    assert rc == 0, res
+    assert res['changed'] is False and snapshot(env)[0] == before
+    assert res['subuid'] == {'start': 700000, 'count': 65536} == res['subgid']
+    assert res['getsubids']['user_only_there'] == ['subuid', 'subgid']
+    # too small there: refused, nothing written
+    rc, res = run(env.args(name='erin', count=131072, getsubids_path=getsubids), capsys)
+    assert rc == 1 and 'change it where it is defined' in res['msg'] and snapshot(env)[0] == before
+
+
+def test_a_getsubids_that_is_not_executable_is_not_consulted(env, capsys):
+    getsubids = fake_getsubids(env, {('subuid', 'erin'): '0: erin 700000 65536\n'})
+    os.chmod(getsubids, 0o644)
+    rc, res = run(env.args(name='erin', getsubids_path=getsubids), capsys)
+    assert rc == 0 and res['getsubids']['path'] is None and calls(env) == []
+    assert res['subuid'] == {'start': 362144, 'count': 65536}
