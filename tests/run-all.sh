@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Runs every test of nsguard.docker: units, linters, ansible-test sanity, the built
 # collection installed from its tarball, and the molecule scenarios in real VMs (tests/lab).
-# Needs tests/setup.sh first. Knobs for development:
+# Runs tests/setup.sh first (the README's second command). Knobs for development:
 #   NSGUARD_SCENARIOS="subids engine"  only these VM scenarios
 #   NSGUARD_PLATFORMS="noble"          only the scenarios with a platform on these systems
 #   NSGUARD_ONLY_LAB=1                 only the VM scenarios (no units, linters, sanity, galaxy)
@@ -12,6 +12,8 @@
 # raised to the guests' while the lab runs (measured in docs/lab.md).
 set -uo pipefail
 cd "$(dirname "$0")/.." || exit 1
+# It sets the machine up itself (apt packages, .venv, .venv-oldest; quick when done).
+bash tests/setup.sh || exit 1
 ROOT="$PWD"
 export PATH="$ROOT/.venv/bin:$PATH"
 export ANSIBLE_COLLECTIONS_PATH="$ROOT/.cache/collections"

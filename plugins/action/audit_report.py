@@ -32,6 +32,7 @@ ARGUMENT_SPEC = dict(
     title=dict(type='str', default=fleet_report.DEFAULT_TITLE),
     mode=dict(type='str', default='0640'),
     fail_on=dict(type='str', default='none', choices=list(FAIL_ON_CHOICES)),
+    previous=dict(type='path'),
 )
 
 
@@ -83,7 +84,8 @@ class ActionModule(ActionBase):
         try:
             # in check mode the same plan, with nothing written
             plan = fleet_report.plan_report(dest, host_results, title=args['title'], fail_on=args['fail_on'],
-                                            mode=mode, write=not self._task.check_mode)
+                                            mode=mode, write=not self._task.check_mode,
+                                            previous_path=args['previous'])
         except (fileops.FileOpsError, OSError) as exc:
             raise AnsibleActionFail('cannot write the report to %s: %s' % (dest, exc)) from exc
 

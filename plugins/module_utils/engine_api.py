@@ -3,11 +3,12 @@
 # GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
 
-"""A tiny read-only Docker Engine API client over a unix socket (standard library only).
+"""A tiny Docker Engine API client over a unix socket (standard library only).
 
-Only GET is implemented: the audit never changes a daemon. One request per connection
-(``Connection: close``); bodies are read by Content-Length, chunked transfer coding or
-until EOF. Every socket operation has a timeout (10 s by default) and every request
+The audit only GETs: it never changes a daemon. ``data_carry`` also POSTs (a volume to
+create, an image tarball to load) and streams a body to a file (an image tarball saved).
+One request per connection (``Connection: close``); bodies are read by Content-Length,
+chunked transfer coding or until EOF. Every socket operation has a timeout (10 s by default) and every request
 also respects an overall deadline, so an unresponsive daemon costs the audit a
 bounded time and is reported as unreachable rather than hanging the module.
 """
@@ -100,9 +101,11 @@ class _Reader(object):
         return data
 
 
-def _read_chunked(reader):
-    body = []
-    total = 0
+#: Bodies are read and sent in pieces of this size.
+PIECE = 1024 * 1024
+
+
+def _chunked_pieces(reader):
     while True:
         size_line = reader.readline()
         size_text = size_line.split(b';', 1)[0].strip()
@@ -118,16 +121,32 @@ def _read_chunked(reader):
                         break
                 except EngineAPIError:
                     break
-            return b''.join(body)
-        total += size
-        if total > MAX_BODY:
-            raise EngineAPIError('response body larger than %d bytes' % MAX_BODY)
-        body.append(reader.read_exact(size))
+            return
+        while size > 0:
+            piece = reader.read_exact(min(size, PIECE))
+            size -= len(piece)
+            yield piece
         reader.readline()  # CRLF after each chunk
 
 
-def parse_response(reader):
-    """Status line, headers and body from a _Reader -> (status, headers, body)."""
+def _sized_pieces(reader, length):
+    while length > 0:
+        piece = reader.read_exact(min(length, PIECE))
+        length -= len(piece)
+        yield piece
+
+
+def _pieces_until_eof(reader):
+    while True:
+        if not reader._available() and not reader._fill():  # pylint: disable=protected-access
+            return
+        piece = bytes(reader.buf[reader.pos:])
+        reader.pos = len(reader.buf)
+        yield piece
+
+
+def parse_head(reader):
+    """Status line and headers from a _Reader -> (status, headers)."""
     status_line = reader.readline().decode('iso-8859-1')
     parts = status_line.split(None, 2)
     if len(parts) < 2 or not parts[0].startswith('HTTP/'):
@@ -148,31 +167,78 @@ def parse_response(reader):
         name, sep, value = line.decode('iso-8859-1').partition(':')
         if sep:
             headers[name.strip().lower()] = value.strip()
+    return status, headers
+
+
+def body_pieces(reader, status, headers, limit=MAX_BODY):
+    """The body after ``parse_head``, in pieces; more than ``limit`` bytes (None: no
+    limit) raises EngineAPIError."""
     if 'chunked' in headers.get('transfer-encoding', '').lower():
-        body = _read_chunked(reader)
+        pieces = _chunked_pieces(reader)
     elif 'content-length' in headers:
         try:
             length = int(headers['content-length'])
         except ValueError:
             raise EngineAPIError('bad Content-Length %r' % headers['content-length'])
-        if length < 0 or length > MAX_BODY:
+        if length < 0 or (limit is not None and length > limit):
             raise EngineAPIError('unacceptable Content-Length %d' % length)
-        body = reader.read_exact(length)
+        pieces = _sized_pieces(reader, length)
     elif status in (204, 304) or 100 <= status < 200:
-        body = b''
+        return
     else:
-        body = reader.read_all()
-    return status, headers, body
+        pieces = _pieces_until_eof(reader)
+    total = 0
+    for piece in pieces:
+        total += len(piece)
+        if limit is not None and total > limit:
+            raise EngineAPIError('response body larger than %d bytes' % limit)
+        yield piece
+
+
+def parse_response(reader):
+    """Status line, headers and body from a _Reader -> (status, headers, body)."""
+    status, headers = parse_head(reader)
+    return status, headers, b''.join(body_pieces(reader, status, headers))
+
+
+def _error_message(method, path, status, body):
+    message = body[:200].decode('utf-8', 'replace').strip()
+    try:
+        message = json.loads(body.decode('utf-8')).get('message', message)
+    except (ValueError, AttributeError):
+        pass
+    return '%s %s: HTTP %d %s' % (method, path, status, message)
 
 
 class UnixHTTPClient(object):
-    """GET requests to an HTTP/1.1 server on a unix socket."""
+    """HTTP/1.1 requests to the Engine API on a unix socket. ``timeout`` bounds every
+    socket operation and the whole request."""
 
     def __init__(self, socket_path, timeout=DEFAULT_TIMEOUT):
         self.socket_path = socket_path
         self.timeout = timeout
 
-    def request(self, path, method='GET'):
+    def _send(self, sock, head, body, upload):
+        try:
+            sock.sendall(head.encode('ascii'))
+            if body:
+                sock.sendall(body)
+            if upload is not None:
+                while True:
+                    piece = upload.read(PIECE)
+                    if not piece:
+                        break
+                    sock.sendall(piece)
+        except socket.timeout:
+            raise EngineAPIError('timed out sending the request')
+        except OSError as exc:
+            raise EngineAPIError('cannot send to %s: %s' % (self.socket_path, exc.strerror or exc))
+
+    def request(self, path, method='GET', body=None, upload=None, upload_size=None,
+                content_type='application/json', sink=None):
+        """(status, headers, body). ``body`` (bytes) or ``upload`` (a file object of
+        ``upload_size`` bytes) is sent; with ``sink`` (a callable) a 2xx answer's body is
+        passed to it in pieces, without a size limit, and the returned body is empty."""
         deadline = time.monotonic() + self.timeout
         sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         try:
@@ -184,34 +250,55 @@ class UnixHTTPClient(object):
             except OSError as exc:
                 raise EngineAPIError('cannot connect to %s: %s' % (
                     self.socket_path, exc.strerror or exc))
-            head = ('%s %s HTTP/1.1\r\nHost: docker\r\nUser-Agent: nsguard-audit/1\r\n'
-                    'Accept: application/json\r\nConnection: close\r\n\r\n') % (method, path)
+            head = ('%s %s HTTP/1.1\r\nHost: docker\r\nUser-Agent: nsguard/1\r\n'
+                    'Accept: application/json\r\nConnection: close\r\n') % (method, path)
+            if body is not None or upload is not None:
+                length = len(body) if body is not None else upload_size
+                head += 'Content-Type: %s\r\nContent-Length: %d\r\n' % (content_type, length)
+            self._send(sock, head + '\r\n', body, upload)
             try:
-                sock.sendall(head.encode('ascii'))
-            except socket.timeout:
-                raise EngineAPIError('timed out sending the request')
-            except OSError as exc:
-                raise EngineAPIError('cannot send to %s: %s' % (self.socket_path, exc.strerror or exc))
-            try:
-                return parse_response(_Reader(sock, deadline))
+                reader = _Reader(sock, deadline)
+                status, headers = parse_head(reader)
+                if sink is not None and 200 <= status < 300:
+                    for piece in body_pieces(reader, status, headers, limit=None):
+                        sink(piece)
+                    return status, headers, b''
+                return status, headers, b''.join(body_pieces(reader, status, headers))
             except OSError as exc:
                 raise EngineAPIError('error reading from %s: %s' % (self.socket_path, exc.strerror or exc))
         finally:
             sock.close()
 
+    def _json(self, method, path, status, body):
+        if not 200 <= status < 300:
+            raise EngineAPIError(_error_message(method, path, status, body), status=status)
+        try:
+            return json.loads(body.decode('utf-8')) if body.strip() else None
+        except ValueError as exc:
+            raise EngineAPIError('%s %s: response is not JSON: %s' % (method, path, exc))
+
     def get_json(self, path):
         status, _headers, body = self.request(path)
+        return self._json('GET', path, status, body)
+
+    def post_json(self, path, payload):
+        """POST ``payload`` as JSON; the answer's JSON (None when it is empty)."""
+        status, _headers, body = self.request(path, 'POST', body=json.dumps(payload).encode('utf-8'))
+        return self._json('POST', path, status, body)
+
+    def download(self, path, sink):
+        """GET ``path``, its body passed to ``sink`` in pieces."""
+        status, _headers, body = self.request(path, sink=sink)
         if not 200 <= status < 300:
-            message = body[:200].decode('utf-8', 'replace').strip()
-            try:
-                message = json.loads(body.decode('utf-8')).get('message', message)
-            except (ValueError, AttributeError):
-                pass
-            raise EngineAPIError('GET %s: HTTP %d %s' % (path, status, message), status=status)
-        try:
-            return json.loads(body.decode('utf-8'))
-        except ValueError as exc:
-            raise EngineAPIError('GET %s: response is not JSON: %s' % (path, exc))
+            raise EngineAPIError(_error_message('GET', path, status, body), status=status)
+
+    def upload(self, path, fileobj, size, content_type='application/x-tar'):
+        """POST ``size`` bytes of ``fileobj``; the answer's body (bytes)."""
+        status, _headers, body = self.request(path, 'POST', upload=fileobj, upload_size=size,
+                                              content_type=content_type)
+        if not 200 <= status < 300:
+            raise EngineAPIError(_error_message('POST', path, status, body), status=status)
+        return body
 
 
 INFO_KEYS = ('ServerVersion', 'DockerRootDir', 'SecurityOptions', 'Name', 'OperatingSystem',

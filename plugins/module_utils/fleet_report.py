@@ -407,6 +407,23 @@ def with_previous(fleet, previous_json_text):
     return document, to_json(document)
 
 
+def against(fleet, compared_json_text, current_json_text):
+    """The document with the changes since another report (``compared_json_text``, such as
+    the one written before a hardening), and its JSON. When the fleet.json in place
+    (``current_json_text``) differs only by generated_at, it is kept as it is."""
+    compared = _parse_previous(compared_json_text)
+    document = dict(fleet, changes=build_changes(fleet, compared)) if compared is not None else fleet
+    current = _parse_previous(current_json_text)
+    if current is not None and dict(document, generated_at=current['generated_at']) == current:
+        document = current
+    return document, to_json(document)
+
+
+def _read_text(path):
+    data = fileops.read_file(path).data
+    return data.decode('utf-8', 'replace') if data is not None else None
+
+
 def _markdown_changes(fleet):
     changes = fleet.get('changes')
     if not changes:
@@ -983,7 +1000,8 @@ def parse_mode(text):
     return mode
 
 
-def plan_report(dest, host_results, title=None, fail_on='none', mode=0o640, generated_at=None, write=False):
+def plan_report(dest, host_results, title=None, fail_on='none', mode=0o640, generated_at=None, write=False,
+                previous_path=None):
     """What the report in ``dest`` becomes: the document, and the content (bytes) of the
     files whose content or mode differs. Reads ``dest`` through fileops (no link another
     user planted is followed); raises fileops.FileOpsError.
@@ -992,13 +1010,15 @@ def plan_report(dest, host_results, title=None, fail_on='none', mode=0o640, gene
     atomically (fileops.atomic_write; ``dest`` made 0755 when missing) as soon as it is
     rendered, and its content is not kept, so at most the document and one file's text are
     in memory at once; without (check mode), nothing is written and the content of the
-    files that differ is returned.
+    files that differ is returned. The changes are those since ``previous_path`` (a
+    fleet.json), by default since the fleet.json in ``dest``.
     """
     fleet = build_fleet(host_results, generated_at=generated_at, title=title)
     json_path = os.path.join(dest, 'fleet.json')
-    previous = fileops.read_file(json_path).data
-    fleet, json_text = with_previous(fleet, previous.decode('utf-8', 'replace') if previous is not None else None)
-    del previous
+    if previous_path:
+        fleet, json_text = against(fleet, _read_text(previous_path), _read_text(json_path))
+    else:
+        fleet, json_text = with_previous(fleet, _read_text(json_path))
     contents, changed = {}, []
     for name, render in RENDERERS.items():
         path = os.path.join(dest, name)

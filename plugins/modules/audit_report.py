@@ -122,6 +122,14 @@ options:
         root on which host, so it is not world-readable by default.
     type: str
     default: '0640'
+  previous:
+    description:
+      - A fleet.json (on the controller) whose findings the report compares with in its
+        changes section, for example the report written before a hardening. The files in
+        O(dest) are rewritten unless only the time they were generated would differ.
+      - By default the fleet.json already in O(dest), if any. Then a re-run whose findings
+        did not change keeps the report, and its changes, as they are.
+    type: path
 notes:
   - The SARIF log names each finding's place as C(host://<host>/<subject>) (both
     percent-encoded) and as a logical location C(<host>/<subject>); its rule id is the CIS

@@ -691,6 +691,30 @@ def test_unchanged_results_keep_the_previous_report_whole(host_results):
         assert fresh['generated_at'] == '2026-06-06T06:06:06Z' and 'changes' not in fresh
 
 
+def test_changes_against_another_report(schema, tmp_path):
+    """audit_report's previous: the report written before a hardening is compared with,
+    and a re-run whose document differs only by generated_at rewrites nothing."""
+    before = fr.build_fleet([_host('a', [_f('userns-default-mode', 'daemon:rootful')])],
+                            generated_at='2026-01-01T00:00:00Z')
+    after = fr.build_fleet([_host('a', [])], generated_at='2026-01-02T00:00:00Z')
+    document, text = fr.against(after, fr.to_json(before), None)
+    _validate(schema, json.loads(text))
+    assert document['changes']['previous_generated_at'] == '2026-01-01T00:00:00Z'
+    assert document['changes']['summary']['resolved'] == 1
+    again, _text = fr.against(fr.build_fleet([_host('a', [])], generated_at='2026-01-03T00:00:00Z'),
+                              fr.to_json(before), text)
+    assert again == document
+    assert fr.against(after, None, None)[0] == after
+    dest = tmp_path / 'report'
+    (tmp_path / 'before.json').write_text(fr.to_json(before))
+    plan = fr.plan_report(str(dest), [_host('a', [])], generated_at='2026-01-02T00:00:00Z', write=True,
+                          previous_path=str(tmp_path / 'before.json'))
+    assert json.loads((dest / 'fleet.json').read_text())['changes']['summary']['resolved'] == 1
+    assert plan.changed_files
+    assert fr.plan_report(str(dest), [_host('a', [])], generated_at='2026-01-05T00:00:00Z', write=True,
+                          previous_path=str(tmp_path / 'before.json')).changed_files == []
+
+
 def test_changes_ignore_malformed_previous_entries(schema):
     previous = {'generated_at': '2026-01-01T00:00:00Z', 'hosts': [
         'junk', {'name': 'a', 'modules': {'namespace_mode': 'ok'}, 'findings': [
