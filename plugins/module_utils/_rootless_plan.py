@@ -117,7 +117,7 @@ def user_plan(params, name, facts):
         return {'exists': False, 'uid': None, 'home': None, 'profile_block': None,
                 'enable_linger': False, 'start_manager': False, 'setup': False, 'wait': False,
                 'set_context': False, 'write_profile': False, 'uninstall': False,
-                'disable_linger': False, 'network_write': False, 'network_remove': False}
+                'disable_linger': False, 'network_write': False}
     block = 'export DOCKER_HOST=unix:///run/user/%s/docker.sock' % found['uid']
     network = network_user_plan(params, found)
     return {
@@ -134,7 +134,6 @@ def user_plan(params, name, facts):
         'uninstall': bool(found['unit_file']),
         'disable_linger': bool(found['linger']),
         'network_write': network['write'],
-        'network_remove': network['remove'],
     }
 
 
@@ -262,13 +261,13 @@ def user_file_ok(found, content, uid):
 
 def network_user_plan(params, found):
     """``write``: the user's drop-in is to be (re)written (a driver is chosen and the file
-    is not right); ``remove``: it is to go (no driver chosen, and the role's file is
-    there)."""
+    is not right). Without a driver the role does not manage the drop-in: another run of
+    the role for other settings leaves the one an earlier run wrote."""
     content = network_content(params.get('network_driver'))
-    dropin = found.get('network_dropin') or {}
     if content is None:
-        return {'write': False, 'remove': bool(dropin.get('exists'))}
-    return {'write': not user_file_ok(dropin, content, found.get('uid')), 'remove': False}
+        return {'write': False}
+    dropin = found.get('network_dropin') or {}
+    return {'write': not user_file_ok(dropin, content, found.get('uid'))}
 
 
 def network_plan(params, facts):

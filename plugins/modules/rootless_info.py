@@ -472,13 +472,11 @@ plan:
           block differs), C(uninstall) (the setup tool's unit file exists) and
           C(disable_linger) (the linger flag file exists), C(network_write) (a driver is
           chosen and the user's drop-in is not a regular file of the user, 0644, with
-          RV(plan.network.content)) and C(network_remove) (no driver is chosen and the drop-in
-          exists). All false for an unknown user.
+          RV(plan.network.content)). All false for an unknown user.
       type: dict
       sample: {alice: {exists: true, uid: 1001, home: /home/alice, profile_block: 'export DOCKER_HOST=unix:///run/user/1001/docker.sock',
                        enable_linger: false, start_manager: false, setup: true, wait: false, set_context: true,
-                       write_profile: false, uninstall: false, disable_linger: true, network_write: false,
-                       network_remove: false}}
+                       write_profile: false, uninstall: false, disable_linger: true, network_write: false}}
 '''
 
 from ansible.module_utils.basic import AnsibleModule

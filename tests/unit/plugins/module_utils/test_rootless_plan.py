@@ -112,8 +112,7 @@ def test_a_fresh_user_needs_everything():
         'exists': True, 'uid': 1002, 'home': '/home/bob',
         'profile_block': 'export DOCKER_HOST=unix:///run/user/1002/docker.sock',
         'enable_linger': True, 'start_manager': True, 'setup': True, 'wait': False, 'set_context': True,
-        'write_profile': True, 'uninstall': False, 'disable_linger': False, 'network_write': False,
-        'network_remove': False}
+        'write_profile': True, 'uninstall': False, 'disable_linger': False, 'network_write': False}
     assert plan['userns']['user'] == 'bob' and plan['userns']['uid'] == 1002
 
 
@@ -150,7 +149,7 @@ def test_unknown_users():
     assert plan['users']['eve'] == {'exists': False, 'uid': None, 'home': None, 'profile_block': None,
                                     'enable_linger': False, 'start_manager': False, 'setup': False, 'wait': False,
                                     'set_context': False, 'write_profile': False, 'uninstall': False,
-                                    'disable_linger': False, 'network_write': False, 'network_remove': False}
+                                    'disable_linger': False, 'network_write': False}
 
 
 def test_nobody_present():
@@ -467,7 +466,7 @@ def test_no_driver_plans_no_dropin_and_needs_nothing():
     plan = rp.plan(params(), facts)
     assert plan['network'] == {'driver': None, 'binary': None, 'package': None, 'binary_present': False,
                                'available': True, 'dropin': rp.NETWORK_DROPIN, 'content': None}
-    assert not plan['users']['alice']['network_write'] and not plan['users']['alice']['network_remove']
+    assert not plan['users']['alice']['network_write']
     assert plan['wanted_packages'] == params()['packages']
 
 
@@ -487,7 +486,7 @@ def test_a_converged_dropin_is_left_alone():
     assert plan['network'] == {'driver': 'slirp4netns', 'binary': '/usr/bin/slirp4netns', 'package': 'slirp4netns',
                                'binary_present': True, 'available': True, 'dropin': rp.NETWORK_DROPIN,
                                'content': SLIRP_DROPIN}
-    assert plan['users']['alice']['network_write'] is False and plan['users']['alice']['network_remove'] is False
+    assert plan['users']['alice']['network_write'] is False
 
 
 @pytest.mark.parametrize('found', [
@@ -502,13 +501,14 @@ def test_a_dropin_that_is_not_right_is_written(found):
     """Text, mode, owner and kind are compared, like the role's root files."""
     facts = with_dropin(converged(), 'alice', found)
     plan = rp.plan(params(network_driver='slirp4netns'), facts)
-    assert plan['users']['alice']['network_write'] is True and plan['users']['alice']['network_remove'] is False
+    assert plan['users']['alice']['network_write'] is True
 
 
-def test_a_dropin_left_by_an_earlier_run_goes_when_no_driver_is_chosen():
+def test_a_dropin_left_by_an_earlier_run_stays_when_no_driver_is_chosen():
+    """Unset, the role does not manage the drop-in: a run for other settings keeps it."""
     facts = with_dropin(converged(), 'alice', user_file(SLIRP_DROPIN))
     plan = rp.plan(params(), facts)
-    assert plan['users']['alice']['network_remove'] is True and plan['users']['alice']['network_write'] is False
+    assert plan['users']['alice']['network_write'] is False
 
 
 def test_facts_without_the_dropin_key_need_a_write_only_with_a_driver():
