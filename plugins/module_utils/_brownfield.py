@@ -18,9 +18,12 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import errno
+import json
 import os
 import re
 import stat
+
+from ansible_collections.nsguard.docker.plugins.module_utils import fileops
 
 #: dockerd's data root under userns-remap: ``<root>/<uid>.<gid>`` of the remapped root.
 REMAP_DIR = re.compile(r'^\d+\.\d+$')
@@ -73,6 +76,15 @@ def inventory(info, containers, images, volumes):
             'mountpoint': v.get('Mountpoint'),
         } for v in listed_volumes), key=lambda v: v['name'] or ''),
     }
+
+
+def read_stage_manifest(stage_dir):
+    """The carry plan data_carry saved in ``stage_dir`` (state=staged), or None."""
+    try:
+        data = fileops.read_bytes(os.path.join(stage_dir, STAGE_MANIFEST))
+        return json.loads(data.decode('utf-8')) if data is not None else None
+    except (fileops.FileOpsError, OSError, ValueError):
+        return None
 
 
 def resumed_carry(manifest):

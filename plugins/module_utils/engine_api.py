@@ -92,10 +92,10 @@ class _Reader(object):
         self.pos += size
         return data
 
-    def read_all(self, limit=MAX_BODY):
-        while self._fill():
-            if self._available() > limit:
-                raise EngineAPIError('response body larger than %d bytes' % limit)
+    def read_some(self):
+        """The bytes buffered (read more when none are); b'' at EOF."""
+        if not self._available() and not self._fill():
+            return b''
         data = bytes(self.buf[self.pos:])
         self.pos = len(self.buf)
         return data
@@ -138,10 +138,9 @@ def _sized_pieces(reader, length):
 
 def _pieces_until_eof(reader):
     while True:
-        if not reader._available() and not reader._fill():  # pylint: disable=protected-access
+        piece = reader.read_some()
+        if not piece:
             return
-        piece = bytes(reader.buf[reader.pos:])
-        reader.pos = len(reader.buf)
         yield piece
 
 

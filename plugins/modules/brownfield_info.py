@@ -189,12 +189,9 @@ plan:
             targets: [{mode: userns-remap}], resumed: false}
 '''
 
-import json
-import os
-
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.nsguard.docker.plugins.module_utils import _brownfield, fileops
+from ansible_collections.nsguard.docker.plugins.module_utils import _brownfield
 from ansible_collections.nsguard.docker.plugins.module_utils._daemons import discover_daemons
 from ansible_collections.nsguard.docker.plugins.module_utils._hostfs import HostFS
 from ansible_collections.nsguard.docker.plugins.module_utils.engine_api import (
@@ -207,14 +204,6 @@ def rootful_running(fs):
     """True when a rootful dockerd process runs on this host."""
     daemons, _context = discover_daemons(fs)
     return any(d['kind'] == 'rootful' and d['pid'] is not None for d in daemons)
-
-
-def read_stage_manifest(stage_dir):
-    try:
-        data = fileops.read_bytes(os.path.join(stage_dir, _brownfield.STAGE_MANIFEST))
-        return json.loads(data.decode('utf-8')) if data is not None else None
-    except (fileops.FileOpsError, OSError, ValueError):
-        return None
 
 
 def read_inventory(client):
@@ -237,7 +226,8 @@ def run(params, fs=None, client=None):
                       server_version=inv['server_version'])
     plan = _brownfield.plan(inv, params['targets'], params['rootful_after'],
                             params['carry_images'], params['carry_volumes'],
-                            params['rootless_users'], read_stage_manifest(params['stage_dir']))
+                            params['rootless_users'],
+                            _brownfield.read_stage_manifest(params['stage_dir']))
     plan['old_data_root_bytes'] = None
     if plan['old_data_root'] and params['disk_usage']:
         plan['old_data_root_bytes'] = _brownfield.disk_usage(plan['old_data_root'])

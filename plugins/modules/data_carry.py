@@ -217,14 +217,6 @@ class CarryError(Exception):
     pass
 
 
-def _read_manifest(stage_dir):
-    try:
-        data = fileops.read_bytes(os.path.join(stage_dir, MANIFEST))
-        return json.loads(data.decode('utf-8')) if data is not None else None
-    except (fileops.FileOpsError, OSError, ValueError):
-        return None
-
-
 def _stage_bytes(stage_dir):
     try:
         return os.stat(os.path.join(stage_dir, TARBALL)).st_size
@@ -237,34 +229,36 @@ def stage(params, check_mode, client):
     stage_dir = params['stage_dir']
     wanted = {'images': sorted(params['images']), 'image_ids': sorted(params['image_ids']),
               'volumes': params['volumes'], 'targets': params['targets']}
-    manifest = _read_manifest(stage_dir)
+    manifest = _brownfield.read_stage_manifest(stage_dir)
     if manifest == wanted and (_stage_bytes(stage_dir) > 0 or not wanted['images']):
         return False
     if check_mode:
         return True
     with fileops.open_dir(stage_dir, create=True, mode=0o700) as safe:
         os.fchmod(safe.fd, 0o700)
-        if not wanted['images']:
-            safe.close()
-            fileops.atomic_write(os.path.join(stage_dir, MANIFEST), json.dumps(wanted, indent=1).encode(), mode=0o600)
-            return True
-        tmp = '.%s.%d' % (TARBALL, os.getpid())
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o600, dir_fd=safe.fd)
-        try:
-            with os.fdopen(fd, 'wb') as out:
-                query = '&'.join('names=%s' % quote(ref, safe='') for ref in wanted['images'])
-                client.download('/images/get?%s' % query, out.write)
-                out.flush()
-                os.fsync(out.fileno())
-            os.rename(tmp, TARBALL, src_dir_fd=safe.fd, dst_dir_fd=safe.fd)
-        except BaseException:
-            try:
-                os.unlink(tmp, dir_fd=safe.fd)
-            except OSError:
-                pass
-            raise
+        if wanted['images']:
+            _save_images(client, safe, wanted['images'])
     fileops.atomic_write(os.path.join(stage_dir, MANIFEST), json.dumps(wanted, indent=1).encode(), mode=0o600)
     return True
+
+
+def _save_images(client, safe, refs):
+    """GET /images/get of ``refs`` into TARBALL in the open stage directory ``safe``."""
+    tmp = '.%s.%d' % (TARBALL, os.getpid())
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o600, dir_fd=safe.fd)
+    try:
+        with os.fdopen(fd, 'wb') as out:
+            query = '&'.join('names=%s' % quote(ref, safe='') for ref in refs)
+            client.download('/images/get?%s' % query, out.write)
+            out.flush()
+            os.fsync(out.fileno())
+        os.rename(tmp, TARBALL, src_dir_fd=safe.fd, dst_dir_fd=safe.fd)
+    except BaseException:
+        try:
+            os.unlink(tmp, dir_fd=safe.fd)
+        except OSError:
+            pass
+        raise
 
 
 def _peer_pid(socket_path):
@@ -365,7 +359,7 @@ def carry(params, check_mode, client_factory=UnixHTTPClient):
             target_socket = '/run/docker.sock'
     result['target_socket'] = target_socket
     client = client_factory(target_socket, timeout=params['timeout'])
-    manifest = _read_manifest(params['stage_dir']) or {}
+    manifest = _brownfield.read_stage_manifest(params['stage_dir']) or {}
     # by reference (tag, or id of an untagged image): an image store of another kind
     # (graph drivers or containerd's) gives the same image another id
     wanted = manifest.get('images') or []
@@ -373,20 +367,18 @@ def carry(params, check_mode, client_factory=UnixHTTPClient):
                   'volumes': [{'name': v['name'], 'result': 'created'} for v in params['volumes']]}
     try:
         mode = _brownfield.daemon_mode(client.get_json('/info'))
-        present = _references(client.get_json('/images/json?all=1'))
     except EngineAPIError:
         if not check_mode:
             raise
-        # the daemon is made by this play: in check mode it does not exist yet
-        result.update(everything)
-        return bool(wanted or params['volumes']), result
+        mode = None  # the daemon is made by this play: in check mode it does not exist yet
     if mode != params['target_mode']:
         if check_mode:
-            # the play changes its mode first, which check mode did not
+            # or the play changes its mode first, which check mode did not
             result.update(everything)
             return bool(wanted or params['volumes']), result
         raise CarryError('the daemon at %s runs in %s mode, not %s: nothing was carried'
                          % (target_socket, mode, params['target_mode']))
+    present = _references(client.get_json('/images/json?all=1'))
     missing = [i for i in wanted if i not in present]
     if missing:
         result['images_loaded'] = missing

@@ -175,7 +175,7 @@ def test_staged_saves_images_and_plan_once(sockdir, capsys, tmp_path):
         manifest = json.load(handle)
     assert manifest['image_ids'] == ['sha256:1', 'sha256:2'] and manifest['targets'] == [{'mode': 'userns-remap'}]
     # what brownfield_info reads back when the run stops half-way
-    assert brownfield_info.read_stage_manifest(stage) == manifest
+    assert brownfield_info._brownfield.read_stage_manifest(stage) == manifest
     removed = run_module(data_carry, {'state': 'absent', 'stage_dir': stage}, capsys)
     assert removed['changed'] and not os.path.exists(stage)
     assert not run_module(data_carry, {'state': 'absent', 'stage_dir': stage}, capsys)['changed']
