@@ -48,4 +48,8 @@ done
 # Molecule and ansible-playbook find this checkout as the collection nsguard.docker here.
 mkdir -p .cache/collections/ansible_collections/nsguard
 ln -sfn "$PWD" .cache/collections/ansible_collections/nsguard/docker
+# The lab scenario that runs on the oldest ansible-core (molecule/userns_remap) puts this
+# directory first in PATH: its ansible-playbook is .venv-oldest's, the rest stays .venv's.
+mkdir -p .cache/ansible-oldest/bin
+ln -sfn "$PWD/.venv-oldest/bin/ansible-playbook" .cache/ansible-oldest/bin/ansible-playbook
 echo "setup: done (.venv: $(.venv/bin/ansible --version | sed -n 1p))"

@@ -702,3 +702,33 @@ def test_wait_reboot_returns_once_the_boot_id_changed_and_fails_with_the_console
     with pytest.raises(lab.LabError, match="vm1 did not come back from its reboot: no SSH"):
         lab.wait_reboot("vm1", "old-id", timeout=0.01)
     assert "Reached target reboot.target" in capsys.readouterr().err
+
+
+def test_one_scenario_runs_on_the_oldest_ansible_core_the_collection_claims():
+    import yaml
+    with open(os.path.join(lab.REPO, "tests", "requirements-oldest.txt")) as f:
+        pinned = [line.split("==")[1].strip() for line in f if line.startswith("ansible-core==")]
+    oldest = ".".join(pinned[0].split(".")[:2])
+    with open(os.path.join(lab.REPO, "meta", "runtime.yml")) as f:
+        assert yaml.safe_load(f)["requires_ansible"] == ">=%s.0" % oldest
+    on_oldest = []
+    for scenario in sorted(os.listdir(os.path.join(lab.REPO, "molecule"))):
+        path = os.path.join(lab.REPO, "molecule", scenario, "molecule.yml")
+        if not os.path.exists(path):
+            continue
+        with open(path) as f:
+            provisioner = yaml.safe_load(f).get("provisioner", {})
+        wanted = provisioner.get("inventory", {}).get("group_vars", {}).get("all", {}).get("nsguard_lab_ansible_core")
+        search = provisioner.get("env", {}).get("PATH", "")
+        if wanted is None:
+            assert "ansible-oldest" not in search, scenario
+            continue
+        on_oldest.append(scenario)
+        assert wanted == oldest
+        assert search.startswith("${MOLECULE_PROJECT_DIRECTORY}/.cache/ansible-oldest/bin:"), search
+        with open(os.path.join(lab.REPO, "molecule", scenario, "converge.yml")) as f:
+            assert "== nsguard_lab_ansible_core" in f.read()
+    assert on_oldest == ["userns_remap"]
+    with open(os.path.join(lab.REPO, "tests", "setup.sh")) as f:
+        assert ('ln -sfn "$PWD/.venv-oldest/bin/ansible-playbook" .cache/ansible-oldest/bin/ansible-playbook'
+                in f.read())

@@ -17,6 +17,7 @@ import os
 import time
 
 from ansible.plugins.callback import CallbackBase
+from ansible.release import __version__ as ansible_core_version
 
 DOCUMENTATION = r'''
 name: task_times
@@ -67,6 +68,7 @@ class CallbackModule(CallbackBase):
         if not path:
             return
         record = {'playbook': self._playbook, 'stage': os.environ.get('NSGUARD_STAGE', ''),
+                  'ansible_core': ansible_core_version,
                   'seconds': round(time.time() - self._started, 1), 'tasks': self._tasks,
                   'top': sorted(self._tasks, key=lambda t: -t[1])[:8]}
         with open(path, 'a') as f:
