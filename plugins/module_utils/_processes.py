@@ -11,6 +11,7 @@ kernel's user-namespace sysctls. Tolerant of processes that exit mid-scan.
 from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
+from ansible_collections.nsguard.docker.plugins.module_utils import _sysctl_d
 from ansible_collections.nsguard.docker.plugins.module_utils._hostfs import _kind_of
 from ansible_collections.nsguard.docker.plugins.module_utils._proc_parsers import (
     parse_cmdline,
@@ -95,15 +96,15 @@ def socket_inodes(fs, pid):
 def kernel_userns_state(fs):
     """User-namespace sysctls, and IPv4 forwarding (a rootful daemon's bridge networks need
     it); files that do not exist on this kernel are None."""
+    names = (('max_user_namespaces', _sysctl_d.MAX_USER_NAMESPACES),
+             ('unprivileged_userns_clone', _sysctl_d.UNPRIVILEGED_USERNS_CLONE),
+             ('apparmor_restrict_unprivileged_userns', _sysctl_d.APPARMOR_RESTRICT_USERNS),
+             ('ip_forward', _sysctl_d.IP_FORWARD))
+    now = _sysctl_d.live(fs, [key for _name, key in names])
     state = {}
-    for key, path in (('max_user_namespaces', '/proc/sys/user/max_user_namespaces'),
-                      ('unprivileged_userns_clone', '/proc/sys/kernel/unprivileged_userns_clone'),
-                      ('apparmor_restrict_unprivileged_userns',
-                       '/proc/sys/kernel/apparmor_restrict_unprivileged_userns'),
-                      ('ip_forward', '/proc/sys/net/ipv4/ip_forward')):
-        text = fs.read_text(path, missing_ok=True)
+    for name, key in names:
         try:
-            state[key] = int(text.strip()) if text is not None else None
+            state[name] = int(now[key]) if key in now else None
         except ValueError:
-            state[key] = None
+            state[name] = None
     return state

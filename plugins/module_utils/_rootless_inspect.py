@@ -59,7 +59,8 @@ import pwd
 import stat
 import subprocess
 
-from ansible_collections.nsguard.docker.plugins.module_utils import _dpkg, _proc_parsers, _rootless_plan, _systemd, fileops
+from ansible_collections.nsguard.docker.plugins.module_utils import (
+    _dpkg, _proc_parsers, _rootless_plan, _sysctl_d, _systemd, fileops)
 from ansible_collections.nsguard.docker.plugins.module_utils._hostfs import HostFS
 from ansible_collections.nsguard.docker.plugins.module_utils._rootless_setup import ENABLEMENT_LINK, UNIT_FILE
 from ansible_collections.nsguard.docker.plugins.module_utils.engine_api import EngineAPIError, UnixHTTPClient
@@ -74,11 +75,8 @@ RUNTIME_DIR = '/run/user'
 GROUP_FILE = '/etc/group'
 DOCKER_GROUP = 'docker'
 
-KNOBS = (
-    ('user.max_user_namespaces', '/proc/sys/user/max_user_namespaces'),
-    ('kernel.unprivileged_userns_clone', '/proc/sys/kernel/unprivileged_userns_clone'),
-    ('kernel.apparmor_restrict_unprivileged_userns', '/proc/sys/kernel/apparmor_restrict_unprivileged_userns'),
-)
+#: The user-namespace settings rootless Docker depends on.
+KNOBS = (_sysctl_d.MAX_USER_NAMESPACES, _sysctl_d.UNPRIVILEGED_USERNS_CLONE, _sysctl_d.APPARMOR_RESTRICT_USERNS)
 #: The rootful units the role may mask.
 UNITS = ('docker.service', 'docker.socket')
 PROFILE_BEGIN = '# BEGIN nsguard.docker.rootless'
@@ -87,8 +85,6 @@ PROFILE_END = '# END nsguard.docker.rootless'
 INFO_TIMEOUT = 5.0
 #: Seconds ``rootlesskit true`` may take.
 USERNS_TIMEOUT = 60
-#: Bytes read of a /proc/sys file (the kernel refuses a read of HostFS's 4 MiB default).
-KNOB_READ_LIMIT = 4096
 #: Bytes read at most of a file in a user's home.
 USER_FILE_LIMIT = 1 << 20
 USER_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin'
@@ -108,14 +104,7 @@ def host_fs():
 
 def knobs(fs):
     """``{knob: value}`` of the :data:`KNOBS` the kernel has (stripped text)."""
-    out = {}
-    for name, path in KNOBS:
-        # A sysctl refuses a read larger than the kernel will allocate (ENOMEM for
-        # HostFS's default 4 MiB); a value is a line.
-        value = fs.read_text(path, missing_ok=True, limit=KNOB_READ_LIMIT)
-        if value is not None:
-            out[name] = value.strip()
-    return out
+    return _sysctl_d.live(fs, KNOBS)
 
 
 def package_states(fs, names):

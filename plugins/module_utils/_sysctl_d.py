@@ -29,12 +29,19 @@ SYSCTL_CONF = '/etc/sysctl.conf'
 SYSCTL_DIRS = ('/etc/sysctl.d', '/run/sysctl.d', '/usr/local/lib/sysctl.d', '/usr/lib/sysctl.d')
 IP_FORWARD = 'net.ipv4.ip_forward'
 MAX_USER_NAMESPACES = 'user.max_user_namespaces'
-#: The knobs the baselines are about, with their /proc/sys file.
-KNOBS = {
+UNPRIVILEGED_USERNS_CLONE = 'kernel.unprivileged_userns_clone'
+APPARMOR_RESTRICT_USERNS = 'kernel.apparmor_restrict_unprivileged_userns'
+#: The /proc/sys file of each setting the collection reads as the kernel has it now.
+PROC_SYS = {
     IP_FORWARD: '/proc/sys/net/ipv4/ip_forward',
     MAX_USER_NAMESPACES: '/proc/sys/user/max_user_namespaces',
+    UNPRIVILEGED_USERNS_CLONE: '/proc/sys/kernel/unprivileged_userns_clone',
+    APPARMOR_RESTRICT_USERNS: '/proc/sys/kernel/apparmor_restrict_unprivileged_userns',
 }
-#: Bytes read of a /proc/sys file (the kernel refuses a much larger read).
+#: The settings the baselines are about.
+BASELINE_KEYS = (IP_FORWARD, MAX_USER_NAMESPACES)
+#: Bytes read of a /proc/sys file: a sysctl refuses a read larger than the kernel will
+#: allocate (ENOMEM for HostFS's default 4 MiB); a value is a line.
 KNOB_READ_LIMIT = 4096
 #: Bytes read of a sysctl.d file at most.
 FILE_READ_LIMIT = 1 << 20
@@ -109,17 +116,18 @@ def effective(fs, keys=None, dirs=SYSCTL_DIRS, conf=SYSCTL_CONF):
     return out
 
 
-def live(fs, keys=tuple(KNOBS)):
-    """``{key: value}`` of the :data:`KNOBS` in ``keys`` the kernel has, as it has them now."""
+def live(fs, keys=BASELINE_KEYS):
+    """``{key: value}`` (stripped text) of the settings in ``keys`` (of :data:`PROC_SYS`)
+    the kernel has, as it has them now; a file the kernel lacks is left out."""
     out = {}
     for key in keys:
-        value = fs.read_text(KNOBS[key], missing_ok=True, limit=KNOB_READ_LIMIT)
+        value = fs.read_text(PROC_SYS[key], missing_ok=True, limit=KNOB_READ_LIMIT)
         if value is not None:
             out[key] = value.strip()
     return out
 
 
-def facts(fs, keys=tuple(KNOBS)):
+def facts(fs, keys=BASELINE_KEYS):
     """``{'persistent': effective(...), 'live': live(...)}`` for ``keys``."""
     return {'persistent': effective(fs, keys), 'live': live(fs, keys)}
 
