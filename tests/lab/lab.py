@@ -40,46 +40,72 @@ import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(os.path.dirname(HERE))
-KEY_FILE = os.path.join(HERE, "keys", "ubuntu-archive-2018.asc")
-# Ubuntu Archive Automatic Signing Key (2018) <ftpmaster@ubuntu.com>
-KEY_FINGERPRINT = "F6ECB3762474EDA9D21B7022871920D1991BC93C"
-
-SUITE = "noble"
-# Debian 12's debootstrap has no `noble` script; every modern Ubuntu suite uses `gutsy`,
-# which also carries the archive's default mirror, so none is written here.
-DEBOOTSTRAP_SCRIPT = "gutsy"
-DEBOOTSTRAP_INCLUDE = [
-    "ubuntu-keyring", "systemd-sysv", "udev", "kmod", "dbus", "apt-utils",
-]
-# Installed in the chroot after noble-updates/-security are enabled (what a small
-# Ubuntu server has; apparmor matters: it carries the rootlesskit profile).
-IMAGE_PACKAGES = [
-    "linux-image-virtual", "initramfs-tools", "openssh-server", "sudo", "python3",
-    "python3-apt", "systemd-resolved", "libpam-systemd", "iproute2", "ca-certificates",
-    "gnupg", "apparmor", "procps", "less", "netbase",
-]
-# Ubuntu .debs kept beside the image for test fixtures: the stand-in for Docker's apt
-# repository is repackaged from these, and busybox-static makes local test images.
-POOL_PACKAGES = [
-    "docker.io", "containerd", "runc", "rootlesskit", "docker-buildx", "docker-compose-v2",
-    "tini", "busybox-static",
-]
+# The systems the lab builds images of. Each image is made the same way: debootstrap of
+# the release (its InRelease verified with the archive key shipped in tests/lab/keys,
+# fingerprint checked first), the system's packages installed in a chroot, and the
+# vagrant user. Only what differs between the systems is here.
+_UBUNTU_INCLUDE = ["ubuntu-keyring", "systemd-sysv", "udev", "kmod", "dbus", "apt-utils"]
+_DEBIAN_INCLUDE = ["debian-archive-keyring", "systemd-sysv", "udev", "kmod", "dbus", "apt-utils"]
+# What a small server has (apparmor matters: it carries the rootlesskit profile where the
+# system has one).
+_COMMON_PACKAGES = ["initramfs-tools", "openssh-server", "sudo", "python3", "python3-apt", "libpam-systemd",
+                    "iproute2", "ca-certificates", "gnupg", "apparmor", "procps", "less", "netbase"]
+SYSTEMS = {
+    "noble": {
+        "family": "ubuntu", "version": "24.04", "suite": "noble",
+        # Debian 12's debootstrap has no `noble` script; every modern Ubuntu suite uses
+        # `gutsy`, which also carries the archive's default mirror, so none is written here.
+        "debootstrap_script": "gutsy",
+        # Ubuntu Archive Automatic Signing Key (2018) <ftpmaster@ubuntu.com>
+        "key": "ubuntu-archive-2018.asc", "fingerprint": "F6ECB3762474EDA9D21B7022871920D1991BC93C",
+        "components": ["main", "universe"], "include": _UBUNTU_INCLUDE,
+        "packages": ["linux-image-virtual", "initramfs-tools", "openssh-server", "sudo", "python3",
+                     "python3-apt", "systemd-resolved", "libpam-systemd", "iproute2", "ca-certificates",
+                     "gnupg", "apparmor", "procps", "less", "netbase"],
+        # .debs kept beside the image for test fixtures: the stand-in for Docker's apt
+        # repository is repackaged from these, and busybox-static makes local test images.
+        "pool": ["docker.io", "containerd", "runc", "rootlesskit", "docker-buildx", "docker-compose-v2",
+                 "tini", "busybox-static"],
+    },
+    "jammy": {
+        "family": "ubuntu", "version": "22.04", "suite": "jammy", "debootstrap_script": "gutsy",
+        "key": "ubuntu-archive-2018.asc", "fingerprint": "F6ECB3762474EDA9D21B7022871920D1991BC93C",
+        "components": ["main", "universe"], "include": _UBUNTU_INCLUDE,
+        # jammy's systemd still carries resolved
+        "packages": ["linux-image-virtual"] + _COMMON_PACKAGES,
+        "pool": ["docker.io", "containerd", "runc", "rootlesskit", "docker-buildx", "docker-compose-v2",
+                 "tini", "busybox-static"],
+    },
+    "bookworm": {
+        "family": "debian", "version": "12", "suite": "bookworm", "debootstrap_script": None,
+        # Debian Stable Release Key (12/bookworm) <debian-release@lists.debian.org>
+        "key": "debian-bookworm-stable.asc", "fingerprint": "4D64FEC119C2029067D6E791F8D2585B8783D481",
+        "components": ["main"], "include": _DEBIAN_INCLUDE,
+        "packages": ["linux-image-cloud-amd64", "systemd-resolved"] + _COMMON_PACKAGES,
+        "pool": ["docker.io", "containerd", "runc", "rootlesskit", "tini", "busybox-static"],
+    },
+    "trixie": {
+        "family": "debian", "version": "13", "suite": "trixie", "debootstrap_script": None,
+        # Debian Stable Release Key (13/trixie) <debian-release@lists.debian.org>
+        "key": "debian-trixie-stable.asc", "fingerprint": "41587F7DB8C774BCCF131416762F67A0B2C39DE4",
+        "components": ["main"], "include": _DEBIAN_INCLUDE,
+        "packages": ["linux-image-cloud-amd64", "systemd-resolved"] + _COMMON_PACKAGES,
+        "pool": ["docker.io", "containerd", "runc", "rootlesskit", "docker-buildx", "docker-compose",
+                 "tini", "busybox-static"],
+    },
+}
+DEFAULT_SYSTEM = "noble"
 IMAGE_SIZE = "10G"
 RECIPE_VERSION = "3"
 
-CONFIGURE_SCRIPT = r"""
+CONFIGURE_TEMPLATE = r"""
 set -euxo pipefail
 export DEBIAN_FRONTEND=noninteractive LC_ALL=C.UTF-8
 # Reuse the mirror debootstrap chose for every pocket; name no host here.
 mirror=$(awk '$1 == "deb" {print $2; exit}' /etc/apt/sources.list)
 rm -f /etc/apt/sources.list
-cat > /etc/apt/sources.list.d/ubuntu.sources <<EOF
-Types: deb
-URIs: $mirror
-Suites: noble noble-updates noble-security
-Components: main universe
-Signed-By: /usr/share/keyrings/ubuntu-archive-keyring.gpg
-EOF
+cat > /etc/apt/sources.list.d/%(family)s.sources <<EOF
+%(sources)sEOF
 printf '#!/bin/sh\nexit 101\n' > /usr/sbin/policy-rc.d && chmod 0755 /usr/sbin/policy-rc.d
 apt-get -q update
 apt-get -qy full-upgrade
@@ -102,6 +128,24 @@ rm -f /tmp/lab_key.pub /usr/sbin/policy-rc.d
 apt-get clean
 ln -sf ../run/systemd/resolve/stub-resolv.conf /etc/resolv.conf
 """
+
+
+def apt_sources(system):
+    """The deb822 sources of a system's image: the release, its updates and its security
+    pocket, all from the mirror debootstrap used (Debian's security archive sits beside
+    it, at <mirror>-security)."""
+    spec = SYSTEMS[system]
+    suite, components = spec["suite"], " ".join(spec["components"])
+    keyring = "/usr/share/keyrings/%s-archive-keyring.gpg" % spec["family"]
+    stanza = "Types: deb\nURIs: %s\nSuites: %s\nComponents: %s\nSigned-By: %s\n"
+    if spec["family"] == "ubuntu":
+        return stanza % ("$mirror", "%s %s-updates %s-security" % (suite, suite, suite), components, keyring)
+    return (stanza % ("$mirror", "%s %s-updates" % (suite, suite), components, keyring) + "\n"
+            + stanza % ("$mirror-security", "%s-security" % suite, components, keyring))
+
+
+def configure_script(system):
+    return CONFIGURE_TEMPLATE % {"family": SYSTEMS[system]["family"], "sources": apt_sources(system)}
 
 
 class LabError(Exception):
@@ -130,20 +174,26 @@ def run_root():
     return os.environ.get("NSGUARD_LAB_RUN", os.path.join(cache_root(), "instances"))
 
 
-def recipe_hash():
+def key_file(system):
+    return os.path.join(HERE, "keys", SYSTEMS[system]["key"])
+
+
+def recipe_hash(system=DEFAULT_SYSTEM):
+    spec = SYSTEMS[system]
     h = hashlib.sha256()
-    for part in (RECIPE_VERSION, SUITE, DEBOOTSTRAP_SCRIPT, " ".join(DEBOOTSTRAP_INCLUDE),
-                 " ".join(IMAGE_PACKAGES), " ".join(POOL_PACKAGES), IMAGE_SIZE,
-                 CONFIGURE_SCRIPT, KEY_FINGERPRINT):
+    for part in (RECIPE_VERSION, spec["suite"], spec["debootstrap_script"] or spec["suite"],
+                 " ".join(spec["include"]), " ".join(spec["packages"]), " ".join(spec["pool"]), IMAGE_SIZE,
+                 configure_script(system), spec["fingerprint"]):
         h.update(part.encode() + b"\0")
-    with open(KEY_FILE, "rb") as f:
+    with open(key_file(system), "rb") as f:
         h.update(f.read())
     return h.hexdigest()[:16]
 
 
-def image_paths():
-    d = os.path.join(cache_root(), "images", recipe_hash())
+def image_paths(system=DEFAULT_SYSTEM):
+    d = os.path.join(cache_root(), "images", recipe_hash(system))
     return {
+        "system": system,
         "dir": d,
         "image": os.path.join(d, "base.qcow2"),
         "kernel": os.path.join(d, "vmlinuz"),
@@ -157,17 +207,19 @@ def image_paths():
 
 # --------------------------------------------------------------------------- build
 
-def verified_keyring(workdir):
-    """Return a binary keyring holding the shipped archive key, after checking its fingerprint."""
+def verified_keyring(workdir, system=DEFAULT_SYSTEM):
+    """Return a binary keyring holding the system's shipped archive key, after checking its
+    fingerprint."""
+    path, expected = key_file(system), SYSTEMS[system]["fingerprint"]
     gnupg = os.path.join(workdir, "gnupg")
     os.makedirs(gnupg, mode=0o700)
-    out = subprocess.run(["gpg", "--homedir", gnupg, "--with-colons", "--show-keys", KEY_FILE],
+    out = subprocess.run(["gpg", "--homedir", gnupg, "--with-colons", "--show-keys", path],
                          check=True, capture_output=True, text=True).stdout
     fprs = [line.split(":")[9] for line in out.splitlines() if line.startswith("fpr:")]
-    if not fprs or fprs[0] != KEY_FINGERPRINT:
-        raise LabError("%s has fingerprint %s, expected %s" % (KEY_FILE, fprs[:1], KEY_FINGERPRINT))
-    keyring = os.path.join(workdir, "ubuntu-archive.gpg")
-    run(["gpg", "--homedir", gnupg, "--batch", "--yes", "--output", keyring, "--dearmor", KEY_FILE])
+    if not fprs or fprs[0] != expected:
+        raise LabError("%s has fingerprint %s, expected %s" % (path, fprs[:1], expected))
+    keyring = os.path.join(workdir, "archive.gpg")
+    run(["gpg", "--homedir", gnupg, "--batch", "--yes", "--output", keyring, "--dearmor", path])
     return keyring
 
 
@@ -187,8 +239,9 @@ def chroot_mounts(root):
             subprocess.run(["umount", "-l", target], check=False)
 
 
-def build(force=False):
-    p = image_paths()
+def build(force=False, system=DEFAULT_SYSTEM):
+    p = image_paths(system)
+    spec = SYSTEMS[system]
     if os.path.exists(p["image"]) and not force:
         return p
     if os.geteuid() != 0:
@@ -200,17 +253,18 @@ def build(force=False):
     work = tempfile.mkdtemp(prefix="build-", dir=os.path.dirname(p["dir"]))
     started = time.time()
     try:
-        keyring = verified_keyring(work)
+        keyring = verified_keyring(work, system)
         root = os.path.join(work, "rootfs")
-        # A private copy of debootstrap's data with a `noble` script (a link to gutsy).
+        # A private copy of debootstrap's data, with a script for a suite it does not know
+        # (noble: a link to gutsy).
         dbs = os.path.join(work, "debootstrap")
         shutil.copytree("/usr/share/debootstrap", dbs, symlinks=True)
-        if not os.path.exists(os.path.join(dbs, "scripts", SUITE)):
-            os.symlink(DEBOOTSTRAP_SCRIPT, os.path.join(dbs, "scripts", SUITE))
+        if spec["debootstrap_script"] and not os.path.exists(os.path.join(dbs, "scripts", spec["suite"])):
+            os.symlink(spec["debootstrap_script"], os.path.join(dbs, "scripts", spec["suite"]))
         env = dict(os.environ, DEBOOTSTRAP_DIR=dbs)
         run(["debootstrap", "--variant=minbase", "--keyring=" + keyring,
-             "--components=main,universe", "--include=" + ",".join(DEBOOTSTRAP_INCLUDE),
-             SUITE, root, ""], env=env)
+             "--components=" + ",".join(spec["components"]), "--include=" + ",".join(spec["include"]),
+             spec["suite"], root, ""], env=env)
         log("debootstrap done after %.0fs" % (time.time() - started))
         out = os.path.join(work, "out")
         os.makedirs(out)
@@ -220,8 +274,8 @@ def build(force=False):
         shutil.copy("/etc/resolv.conf", os.path.join(root, "etc", "resolv.conf"))
         with chroot_mounts(root):
             env = {"PATH": "/usr/sbin:/usr/bin:/sbin:/bin", "HOME": "/root",
-                   "IMAGE_PACKAGES": " ".join(IMAGE_PACKAGES), "POOL_PACKAGES": " ".join(POOL_PACKAGES)}
-            run(["chroot", root, "/bin/bash", "-c", CONFIGURE_SCRIPT], env=env)
+                   "IMAGE_PACKAGES": " ".join(spec["packages"]), "POOL_PACKAGES": " ".join(spec["pool"])}
+            run(["chroot", root, "/bin/bash", "-c", configure_script(system)], env=env)
         log("configured after %.0fs" % (time.time() - started))
         shutil.move(os.path.join(root, "var", "cache", "lab-pool"), os.path.join(out, "pool"))
         boot = os.path.join(root, "boot")
@@ -236,7 +290,7 @@ def build(force=False):
         run(["mkfs.ext4", "-q", "-L", "nsguard-root", "-d", root, raw])
         run(["qemu-img", "convert", "-c", "-O", "qcow2", raw, os.path.join(out, "base.qcow2")])
         with open(os.path.join(out, "recipe.json"), "w") as f:
-            json.dump({"hash": recipe_hash(), "suite": SUITE, "kernel": version,
+            json.dump({"hash": recipe_hash(system), "system": system, "suite": spec["suite"], "kernel": version,
                        "built": datetime.datetime.now(datetime.timezone.utc).isoformat(),
                        "seconds": round(time.time() - started)}, f, indent=2)
         if os.path.exists(p["dir"]):
@@ -245,14 +299,16 @@ def build(force=False):
         log("image ready in %.0fs: %s" % (time.time() - started, p["image"]))
     finally:
         shutil.rmtree(work, ignore_errors=True)
-    prune_images(keep=recipe_hash())
+    prune_images()
     return p
 
 
-def prune_images(keep):
+def prune_images():
+    """Remove cached images no current recipe names (of any system)."""
+    keep = set(recipe_hash(system) for system in SYSTEMS)
     images = os.path.join(cache_root(), "images")
     for name in os.listdir(images):
-        if name != keep and not name.startswith("build-"):
+        if name not in keep and not name.startswith("build-"):
             log("removing stale image %s" % name)
             shutil.rmtree(os.path.join(images, name), ignore_errors=True)
 
@@ -499,11 +555,11 @@ def print_console(name, lines=80, out=None):
                               % (name, lines, "\n".join(tail)))
 
 
-def up(name, layer=None, timeout=BOOT_TIMEOUT, attempts=2, spec=None, port=None):
+def up(name, layer=None, timeout=BOOT_TIMEOUT, attempts=2, spec=None, port=None, system=DEFAULT_SYSTEM):
     """Boot VM `name` (or restore it from a layer) and wait for SSH; one retry. `spec`: the
     paths of a layer to restore instead of `layer` (a prepared layer, see below); by
     default the one `lab.py test` names for this VM in $NSGUARD_LAB_PREPARED, if any."""
-    p = build()
+    p = build(system=system)
     spec = spec or prepared_spec_for(name) or (ensure_layer(layer) if layer else None)
     for attempt in range(1, attempts + 1):
         started = time.time()
@@ -1448,11 +1504,14 @@ def main(argv=None):
     sub = ap.add_subparsers(dest="cmd", required=True)
     b = sub.add_parser("build", help="build the base image and the layers if absent (or --force the image)")
     b.add_argument("--force", action="store_true")
+    b.add_argument("--system", choices=sorted(SYSTEMS), default=DEFAULT_SYSTEM,
+                   help="the system to build (layers: %s only, so far)" % DEFAULT_SYSTEM)
     u = sub.add_parser("up", help="boot a VM and wait for SSH; prints the instance as JSON")
     u.add_argument("name")
     u.add_argument("--layer", choices=sorted(LAYER_SCRIPTS),
                    help="restore a prepared layer's saved state instead of booting the base image")
     u.add_argument("--timeout", type=int, default=BOOT_TIMEOUT, help="seconds to wait for SSH per attempt")
+    u.add_argument("--system", choices=sorted(SYSTEMS), default=DEFAULT_SYSTEM, help="boot this system's image")
     d = sub.add_parser("down", help="stop VMs and remove their overlays")
     d.add_argument("name", nargs="?")
     d.add_argument("--all", action="store_true")
@@ -1475,11 +1534,12 @@ def main(argv=None):
     signal.signal(signal.SIGTERM, _raise_interrupt)
     try:
         if args.cmd == "build":
-            paths = build(force=args.force)
-            paths["layers"] = {name: ensure_layer(name)["dir"] for name in sorted(LAYER_SCRIPTS)}
+            paths = build(force=args.force, system=args.system)
+            if args.system == DEFAULT_SYSTEM:
+                paths["layers"] = {name: ensure_layer(name)["dir"] for name in sorted(LAYER_SCRIPTS)}
             print(json.dumps(paths, indent=2))
         elif args.cmd == "up":
-            print(json.dumps(up(args.name, args.layer, args.timeout)))
+            print(json.dumps(up(args.name, args.layer, args.timeout, system=args.system)))
         elif args.cmd == "down":
             if args.all:
                 down_all()

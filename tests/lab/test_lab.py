@@ -18,8 +18,29 @@ _spec.loader.exec_module(lab)
 def test_recipe_hash_is_stable_and_follows_the_recipe(monkeypatch):
     h = lab.recipe_hash()
     assert h == lab.recipe_hash() and len(h) == 16
-    monkeypatch.setattr(lab, "IMAGE_PACKAGES", lab.IMAGE_PACKAGES + ["htop"])
+    assert len(set(lab.recipe_hash(system) for system in lab.SYSTEMS)) == len(lab.SYSTEMS)
+    monkeypatch.setitem(lab.SYSTEMS["noble"], "packages", lab.SYSTEMS["noble"]["packages"] + ["htop"])
     assert lab.recipe_hash() != h
+
+
+def test_noble_recipe_kept_its_hash_when_the_lab_learnt_other_systems():
+    # the cached noble image and every layer on it stay valid (a cold cache costs 25 min)
+    assert lab.recipe_hash("noble") == "894b51af04614396"
+
+
+def test_each_systems_sources_name_its_release_pockets_and_no_host():
+    ubuntu = lab.apt_sources("jammy")
+    assert "Suites: jammy jammy-updates jammy-security\n" in ubuntu and "URIs: $mirror\n" in ubuntu
+    debian = lab.apt_sources("trixie").split("\n\n")
+    assert [line for line in debian[0].splitlines() if line.startswith(("URIs", "Suites"))] == [
+        "URIs: $mirror", "Suites: trixie trixie-updates"]
+    assert [line for line in debian[1].splitlines() if line.startswith(("URIs", "Suites"))] == [
+        "URIs: $mirror-security", "Suites: trixie-security"]
+    assert "debian-archive-keyring.gpg" in debian[1]
+    for system in lab.SYSTEMS:
+        script = lab.configure_script(system)
+        assert "cat > /etc/apt/sources.list.d/%s.sources" % lab.SYSTEMS[system]["family"] in script
+        assert "http" not in script
 
 
 def test_image_paths_live_outside_the_repo(monkeypatch, tmp_path):
@@ -27,15 +48,17 @@ def test_image_paths_live_outside_the_repo(monkeypatch, tmp_path):
     p = lab.image_paths()
     assert p["image"].startswith(str(tmp_path)) and lab.recipe_hash() in p["image"]
     assert not p["image"].startswith(lab.REPO + os.sep)
+    assert lab.image_paths("bookworm")["dir"] != p["dir"]
 
 
-def test_shipped_key_has_the_expected_fingerprint(tmp_path):
-    keyring = lab.verified_keyring(str(tmp_path))
+@pytest.mark.parametrize("system", sorted(lab.SYSTEMS))
+def test_shipped_key_has_the_expected_fingerprint(tmp_path, system):
+    keyring = lab.verified_keyring(str(tmp_path), system)
     assert os.path.getsize(keyring) > 0
 
 
 def test_a_wrong_key_is_refused(monkeypatch, tmp_path):
-    monkeypatch.setattr(lab, "KEY_FINGERPRINT", "0" * 40)
+    monkeypatch.setitem(lab.SYSTEMS["noble"], "fingerprint", "0" * 40)
     with pytest.raises(lab.LabError, match="expected 0000"):
         lab.verified_keyring(str(tmp_path))
 
