@@ -110,7 +110,7 @@ printf '#!/bin/sh\nexit 101\n' > /usr/sbin/policy-rc.d && chmod 0755 /usr/sbin/p
 apt-get -q update
 apt-get -qy full-upgrade
 apt-get -qy install --no-install-recommends $IMAGE_PACKAGES
-mkdir -p /var/cache/lab-pool && cd /var/cache/lab-pool && apt-get -q download $POOL_PACKAGES && cd /
+%(after_install)smkdir -p /var/cache/lab-pool && cd /var/cache/lab-pool && apt-get -q download $POOL_PACKAGES && cd /
 echo nsguard-lab > /etc/hostname
 printf '127.0.0.1 localhost\n127.0.1.1 nsguard-lab\n::1 localhost ip6-localhost ip6-loopback\n' > /etc/hosts
 echo '/dev/vda / ext4 defaults,discard 0 1' > /etc/fstab
@@ -144,8 +144,21 @@ def apt_sources(system):
             + stanza % ("$mirror-security", "%s-security" % suite, components, keyring))
 
 
+# Debian's systemd-resolved links /etc/resolv.conf to its stub, which no resolver serves
+# in the chroot: the build's copy of the host's file is put back for the pool's download.
+_KEEP_BUILD_RESOLVER = "test -e /etc/resolv.conf || { rm -f /etc/resolv.conf; cp /etc/resolv.conf.build /etc/resolv.conf; }\n"
+
+
 def configure_script(system):
-    return CONFIGURE_TEMPLATE % {"family": SYSTEMS[system]["family"], "sources": apt_sources(system)}
+    spec = SYSTEMS[system]
+    return CONFIGURE_TEMPLATE % {"family": spec["family"], "sources": apt_sources(system),
+                                 "after_install": _KEEP_BUILD_RESOLVER if spec["family"] == "debian" else ""}
+
+
+def missing_pool_packages(pool, packages):
+    """The packages of ``packages`` without a .deb in directory ``pool``."""
+    present = set(name.split("_", 1)[0] for name in os.listdir(pool) if name.endswith(".deb"))
+    return [name for name in packages if name not in present]
 
 
 class LabError(Exception):
@@ -272,12 +285,18 @@ def build(force=False, system=DEFAULT_SYSTEM):
              "-f", os.path.join(out, "id_ed25519")])
         shutil.copy(os.path.join(out, "id_ed25519.pub"), os.path.join(root, "tmp", "lab_key.pub"))
         shutil.copy("/etc/resolv.conf", os.path.join(root, "etc", "resolv.conf"))
+        shutil.copy("/etc/resolv.conf", os.path.join(root, "etc", "resolv.conf.build"))
         with chroot_mounts(root):
             env = {"PATH": "/usr/sbin:/usr/bin:/sbin:/bin", "HOME": "/root",
                    "IMAGE_PACKAGES": " ".join(spec["packages"]), "POOL_PACKAGES": " ".join(spec["pool"])}
             run(["chroot", root, "/bin/bash", "-c", configure_script(system)], env=env)
         log("configured after %.0fs" % (time.time() - started))
+        os.remove(os.path.join(root, "etc", "resolv.conf.build"))
         shutil.move(os.path.join(root, "var", "cache", "lab-pool"), os.path.join(out, "pool"))
+        # the script's download is part of an && list, which `set -e` does not stop on
+        missing = missing_pool_packages(os.path.join(out, "pool"), spec["pool"])
+        if missing:
+            raise LabError("the image's pool lacks %s: see the download above" % ", ".join(missing))
         boot = os.path.join(root, "boot")
         kernels = sorted(f for f in os.listdir(boot) if f.startswith("vmlinuz-"))
         if not kernels:

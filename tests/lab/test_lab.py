@@ -755,3 +755,9 @@ def test_one_scenario_runs_on_the_oldest_ansible_core_the_collection_claims():
     with open(os.path.join(lab.REPO, "tests", "setup.sh")) as f:
         assert ('ln -sfn "$PWD/.venv-oldest/bin/ansible-playbook" .cache/ansible-oldest/bin/ansible-playbook'
                 in f.read())
+
+
+def test_an_image_without_its_whole_pool_is_refused(tmp_path):
+    for name in ("docker.io_20.10.24+dfsg1-1_amd64.deb", "tini_0.19.0-1_amd64.deb", "partial.txt"):
+        (tmp_path / name).write_text("")
+    assert lab.missing_pool_packages(str(tmp_path), ["docker.io", "runc", "tini"]) == ["runc"]
