@@ -20,6 +20,9 @@ description:
   - The merged document is checked with C(dockerd --validate --config-file) before
     anything is written. If dockerd rejects it, the module fails with dockerd's own
     message and the file is left as it was.
+  - A dockerd older than 23.0 (for example Debian 12's docker.io 20.10) has no
+    C(--validate) flag. The module then fails, or with O(validate_unsupported=warn) writes
+    the file unvalidated and warns; RV(validated) says whether dockerd accepted the content.
   - An existing file that is not valid JSON, or whose top level is not an object, is
     never overwritten; the module fails naming the file and the position of the error.
     An empty file counts as C({}).
@@ -50,7 +53,8 @@ attributes:
       - Reports the change and the diff, writes nothing. Validation still runs when
         dockerd is present (it has no side effects); when dockerd is absent in check
         mode (for example because the play would install it first) validation is
-        skipped with a warning.
+        skipped with a warning. A dockerd without C(--validate) is handled as in a real
+        run (O(validate_unsupported)).
   diff_mode:
     support: full
     details:
@@ -87,9 +91,25 @@ options:
       - Run C(<dockerd> --validate --config-file <candidate>) on the merged content
         before writing, and fail with dockerd's error output if it is rejected.
       - Needs Docker 23.0 or later; older daemons (for example Debian 12's docker.io
-        20.10) have no C(--validate) flag, so set V(false) there.
+        20.10) have no C(--validate) flag. What happens then is set by
+        O(validate_unsupported).
     type: bool
     default: true
+  validate_unsupported:
+    description:
+      - What to do when O(validate=true) and dockerd has no C(--validate) flag (Docker
+        older than 23.0, for example Debian 12's docker.io 20.10, whose dockerd answers
+        C(unknown flag) to it).
+      - V(fail) fails the module and writes nothing.
+      - V(warn) writes the merged content without validation (in check mode, reports it)
+        and adds a warning naming the dockerd, saying that Docker 23.0 or later is needed
+        to validate and that the file was written unvalidated. RV(validated) is V(false).
+      - Either way, content that a dockerd with C(--validate) rejects fails the module and
+        is never written; a missing dockerd is handled as described for O(dockerd_path).
+      - Ignored when O(validate=false).
+    type: str
+    choices: [fail, warn]
+    default: fail
   dockerd_path:
     description:
       - The dockerd binary used for validation.
@@ -194,6 +214,13 @@ EXAMPLES = r'''
     remove:
       - userns-remap
 
+- name: Live restore; on Docker 20.10 (no --validate) written unvalidated, with a warning
+  nsguard.docker.daemon_config:
+    settings:
+      live-restore: true
+    validate_unsupported: warn
+  notify: Restart docker
+
 - name: Rootless daemon of user alice (validated with her dockerd)
   nsguard.docker.daemon_config:
     path: /home/alice/.config/docker/daemon.json
@@ -253,6 +280,15 @@ validated_with:
   returned: when validation ran
   type: str
   sample: /usr/bin/dockerd
+validated:
+  description:
+    - Whether dockerd accepted the new content in this run.
+    - V(false) when nothing was validated, because nothing was to be written,
+      O(validate=false), dockerd was not found in check mode, or dockerd has no
+      C(--validate) and O(validate_unsupported=warn).
+  returned: always
+  type: bool
+  sample: true
 '''
 
 import collections
@@ -311,6 +347,29 @@ def _find_dockerd(module):
     return module.get_bin_path('dockerd', opt_dirs=daemon_json.DOCKERD_DIRS)
 
 
+def validation_verdict(ok, stderr, validate_unsupported):
+    """What dockerd's answer means for the write.
+
+    ``accepted`` (write), ``rejected`` (fail), ``unsupported`` (dockerd has no --validate
+    and ``validate_unsupported`` is ``fail``: fail) or ``unvalidated`` (no --validate and
+    ``warn``: write with a warning). Content rejected by a dockerd that has --validate is
+    ``rejected`` whatever ``validate_unsupported`` says.
+    """
+    if ok:
+        return 'accepted'
+    if not daemon_json.validate_unsupported(stderr):
+        return 'rejected'
+    return 'unvalidated' if validate_unsupported == 'warn' else 'unsupported'
+
+
+def unvalidated_warning(dockerd, path, check_mode):
+    """The warning of validate_unsupported=warn."""
+    done = 'would be written' if check_mode else 'was written'
+    return ('%s does not support --validate (Docker 23.0 or later is needed to validate '
+            'daemon.json); %s %s without validation (validate_unsupported=warn)'
+            % (dockerd, path, done))
+
+
 def _run_validation(module, text, result):
     dockerd = _find_dockerd(module)
     if dockerd is None:
@@ -330,17 +389,21 @@ def _run_validation(module, text, result):
         return module.run_command(argv, environ_update=env)
 
     ok, rc, out, err, argv = daemon_json.validate(run, dockerd, text, tmpdir=module.tmpdir)
-    if not ok:
-        detail = (err or out or '').strip() or 'no output'
+    verdict = validation_verdict(ok, err, module.params['validate_unsupported'])
+    if verdict == 'accepted':
+        result['validated'] = True
+        result['validated_with'] = dockerd
+    elif verdict == 'unvalidated':
+        module.warn(unvalidated_warning(dockerd, module.params['path'], module.check_mode))
+    else:
         msg = 'dockerd rejected the merged configuration for %s (rc=%d): %s' % (
-            module.params['path'], rc, detail)
-        if daemon_json.validate_unsupported(err):
+            module.params['path'], rc, (err or out or '').strip() or 'no output')
+        if verdict == 'unsupported':
             msg = ('%s does not support --validate (Docker 23.0 or later is needed); set '
-                   'validate=false to write %s without validation'
-                   % (dockerd, module.params['path']))
+                   'validate_unsupported=warn or validate=false to write %s without '
+                   'validation' % (dockerd, module.params['path']))
         module.fail_json(msg=msg + '. The file was not changed.', rc=rc, stdout=out,
                          stderr=err, cmd=argv, candidate=text, **result)
-    result['validated_with'] = dockerd
 
 
 def _check_conflicts(module, config, changed, result):
@@ -393,6 +456,7 @@ def main():
             remove=dict(type='list', elements='str', default=[]),
             merge_nested=dict(type='bool', default=False),
             validate=dict(type='bool', default=True),
+            validate_unsupported=dict(type='str', default='fail', choices=['fail', 'warn']),
             dockerd_path=dict(type='path'),
             follow=dict(type='bool', default=False),
             backup=dict(type='bool', default=False),
@@ -405,7 +469,7 @@ def main():
     )
     params = module.params
     path = params['path'] if os.path.isabs(params['path']) else os.path.join(os.getcwd(), params['path'])
-    result = dict(changed=False, path=path)
+    result = dict(changed=False, path=path, validated=False)
 
     try:
         state = fileops.read_file(path, params['follow'])

@@ -17,6 +17,7 @@ import stat
 import sys
 
 import pytest
+from ansible.module_utils.common import warnings as module_warnings
 
 from ansible_collections.nsguard.docker.plugins.modules import daemon_config
 from ansible_collections.nsguard.docker.tests.unit.conftest import FIXTURES
@@ -71,6 +72,9 @@ def run(env, capsys, check_mode=False, diff=True, **args):
     args['_ansible_diff'] = diff
     args['_ansible_remote_tmp'] = env.remote_tmp
     args['_ansible_keep_remote_files'] = False
+    # Warnings are collected per process, not per module run: start each run without
+    # those of the runs before it (a list before ansible-core 2.19, a dict since).
+    module_warnings._global_warnings.clear()
     with patch_module_args(args):
         with pytest.raises(SystemExit) as exc:
             daemon_config.main()
@@ -90,6 +94,7 @@ def test_creates_new_file(env, capsys):
     assert result['config'] == {'log-driver': 'json-file', 'live-restore': True}
     assert result['diff']['before'] == ''
     assert result['validated_with'] == env.dockerd
+    assert result['validated'] is True
     # validation ran on a candidate file, not on the target
     (seen,) = env.validations()
     assert seen['path'] != str(env.path)
@@ -249,17 +254,135 @@ def test_validate_false_needs_no_dockerd(env, capsys):
     assert result['changed'] is True
     assert json.loads(env.path.read_text()) == {'anything-goes': 1}
     assert 'validated_with' not in result
+    assert result['validated'] is False
+
+
+def old_dockerd(env):
+    """A dockerd as Docker 20.10 (Debian 12's docker.io) answers --validate."""
+    old = env.root / 'bin' / 'dockerd-20'
+    old.write_text('#!/bin/sh\necho "unknown flag: --validate" >&2\n'
+                   'echo "See \'dockerd --help\'." >&2\nexit 1\n')
+    old.chmod(0o755)
+    return str(old)
+
+
+def warnings_text(result):
+    # ansible-core 2.19 returns warnings as structured objects, older ones as strings
+    return json.dumps(result.get('warnings', []))
 
 
 def test_old_dockerd_without_validate_flag(env, capsys):
-    old = env.root / 'bin' / 'dockerd-20'
-    old.write_text('#!/bin/sh\necho "unknown flag: --validate" >&2\n'
-                   'echo "See \'dockerd --help\'." >&2\nexit 125\n')
-    old.chmod(0o755)
-    result = run(env, capsys, dockerd_path=str(old), settings={'debug': True})
+    env.path.write_text('{"log-level": "warn"}\n')
+    result = run(env, capsys, dockerd_path=old_dockerd(env), settings={'debug': True})
     assert result['failed'] is True
     assert 'does not support --validate' in result['msg']
     assert 'validate=false' in result['msg']
+    assert 'validate_unsupported=warn' in result['msg']
+    assert 'was not changed' in result['msg']
+    assert result['validated'] is False
+    assert env.path.read_text() == '{"log-level": "warn"}\n'
+    assert sorted(os.listdir(str(env.path.parent))) == ['daemon.json']
+
+
+def test_old_dockerd_fail_given_explicitly_fails_too(env, capsys):
+    result = run(env, capsys, dockerd_path=old_dockerd(env), validate_unsupported='fail',
+                 settings={'debug': True})
+    assert result['failed'] is True
+    assert 'does not support --validate' in result['msg']
+    assert not env.path.exists()
+
+
+def test_old_dockerd_warn_writes_unvalidated(env, capsys):
+    env.path.write_text('{"log-level": "warn"}\n')
+    dockerd = old_dockerd(env)
+    result = run(env, capsys, dockerd_path=dockerd, validate_unsupported='warn',
+                 settings={'userns-remap': 'dockremap:dockremap'}, rollback_copy=True)
+    assert result['_rc'] == 0, result.get('msg')
+    assert result['changed'] is True
+    assert result['validated'] is False
+    assert 'validated_with' not in result
+    assert json.loads(env.path.read_text()) == {'log-level': 'warn',
+                                                'userns-remap': 'dockremap:dockremap'}
+    assert result['rollback_file'] == str(env.path) + '.nsguard-rollback'
+    warnings = warnings_text(result)
+    assert dockerd in warnings
+    assert 'Docker 23.0 or later' in warnings
+    assert 'was written without validation' in warnings
+    # nothing to write the second time: no validation attempt, no warning
+    result = run(env, capsys, dockerd_path=dockerd, validate_unsupported='warn',
+                 settings={'userns-remap': 'dockremap:dockremap'})
+    assert result['changed'] is False and result['validated'] is False
+    assert 'validat' not in warnings_text(result)
+
+
+def test_old_dockerd_warn_in_check_mode_reports_and_writes_nothing(env, capsys):
+    original = '{"log-level": "warn"}\n'
+    env.path.write_text(original)
+    dockerd = old_dockerd(env)
+    result = run(env, capsys, check_mode=True, dockerd_path=dockerd,
+                 validate_unsupported='warn', settings={'debug': True})
+    assert result['_rc'] == 0, result.get('msg')
+    assert result['changed'] is True
+    assert result['validated'] is False
+    assert json.loads(result['diff']['after']) == {'log-level': 'warn', 'debug': True}
+    assert env.path.read_text() == original
+    warnings = warnings_text(result)
+    assert dockerd in warnings and 'would be written without validation' in warnings
+    assert sorted(os.listdir(str(env.path.parent))) == ['daemon.json']
+
+
+@pytest.mark.parametrize('check_mode', [False, True])
+def test_warn_with_a_dockerd_that_rejects_still_fails(env, capsys, check_mode):
+    original = fixture_text('basic.json')
+    env.path.write_text(original)
+    result = run(env, capsys, check_mode=check_mode, validate_unsupported='warn',
+                 settings={'bogus-key': 'x'})
+    assert result['failed'] is True
+    assert "don't match any configuration option: bogus-key" in result['msg']
+    assert 'not changed' in result['msg']
+    assert result['validated'] is False
+    assert 'written without validation' not in warnings_text(result)
+    assert env.path.read_text() == original
+    assert sorted(os.listdir(str(env.path.parent))) == ['daemon.json']
+    assert len(env.validations()) == 1
+
+
+def test_warn_with_a_dockerd_that_accepts_validates(env, capsys):
+    result = run(env, capsys, validate_unsupported='warn', settings={'debug': True})
+    assert result['validated'] is True
+    assert result['validated_with'] == env.dockerd
+    assert 'validation' not in warnings_text(result)
+    assert json.loads(env.path.read_text()) == {'debug': True}
+
+
+OLD_STDERR = "unknown flag: --validate\nSee 'dockerd --help'.\n"
+REJECTED = ("unable to configure the Docker daemon with file /tmp/x.json: the following "
+            "directives don't match any configuration option: validate\n")
+
+
+@pytest.mark.parametrize('ok,stderr,choice,verdict', [
+    (True, 'configuration OK\n', 'fail', 'accepted'),
+    (True, 'configuration OK\n', 'warn', 'accepted'),
+    (False, OLD_STDERR, 'fail', 'unsupported'),
+    (False, OLD_STDERR, 'warn', 'unvalidated'),
+    (False, REJECTED, 'fail', 'rejected'),
+    (False, REJECTED, 'warn', 'rejected'),
+    (False, '', 'warn', 'rejected'),
+    (False, None, 'warn', 'rejected'),
+])
+def test_validation_verdict(ok, stderr, choice, verdict):
+    assert daemon_config.validation_verdict(ok, stderr, choice) == verdict
+
+
+def test_unvalidated_warning_wording():
+    text = daemon_config.unvalidated_warning('/usr/sbin/dockerd', '/etc/docker/daemon.json',
+                                             False)
+    assert text.startswith('/usr/sbin/dockerd does not support --validate')
+    assert 'Docker 23.0 or later' in text
+    assert '/etc/docker/daemon.json was written without validation' in text
+    text = daemon_config.unvalidated_warning('/usr/sbin/dockerd', '/etc/docker/daemon.json',
+                                             True)
+    assert '/etc/docker/daemon.json would be written without validation' in text
 
 
 def test_remove_keys(env, capsys):
@@ -453,11 +576,18 @@ def test_module_documentation_parses():
     doc = yaml.safe_load(daemon_config.DOCUMENTATION)
     assert doc['module'] == 'daemon_config'
     assert set(doc['options']) == {'path', 'settings', 'remove', 'merge_nested', 'validate',
-                                   'dockerd_path', 'mode', 'owner', 'group', 'follow',
-                                   'backup', 'create_dirs', 'service', 'rollback_copy'}
+                                   'validate_unsupported', 'dockerd_path', 'mode', 'owner',
+                                   'group', 'follow', 'backup', 'create_dirs', 'service',
+                                   'rollback_copy'}
     assert 'ansible.builtin.files' in doc['extends_documentation_fragment']
-    yaml.safe_load(daemon_config.EXAMPLES)
-    yaml.safe_load(daemon_config.RETURN)
+    option = doc['options']['validate_unsupported']
+    assert (option['type'], option['default'], option['choices']) == ('str', 'fail',
+                                                                      ['fail', 'warn'])
+    examples = yaml.safe_load(daemon_config.EXAMPLES)
+    assert any(task['nsguard.docker.daemon_config'].get('validate_unsupported') == 'warn'
+               for task in examples)
+    returned = yaml.safe_load(daemon_config.RETURN)
+    assert returned['validated']['type'] == 'bool'
 
 
 @pytest.mark.skipif(os.geteuid() != 0, reason='chown to another user needs root')
