@@ -90,8 +90,9 @@ SYSTEMS = {
         "key": "debian-trixie-stable.asc", "fingerprint": "41587F7DB8C774BCCF131416762F67A0B2C39DE4",
         "components": ["main"], "include": _DEBIAN_INCLUDE,
         "packages": ["linux-image-cloud-amd64", "systemd-resolved"] + _COMMON_PACKAGES,
-        "pool": ["docker.io", "containerd", "runc", "rootlesskit", "docker-buildx", "docker-compose",
-                 "tini", "busybox-static"],
+        # Debian 13 moved the docker CLI out of docker.io
+        "pool": ["docker.io", "docker-cli", "containerd", "runc", "rootlesskit", "docker-buildx",
+                 "docker-compose", "tini", "busybox-static"],
     },
 }
 DEFAULT_SYSTEM = "noble"
@@ -574,12 +575,14 @@ def print_console(name, lines=80, out=None):
                               % (name, lines, "\n".join(tail)))
 
 
-def up(name, layer=None, timeout=BOOT_TIMEOUT, attempts=2, spec=None, port=None, system=DEFAULT_SYSTEM):
+def up(name, layer=None, timeout=BOOT_TIMEOUT, attempts=2, spec=None, port=None, system=None):
     """Boot VM `name` (or restore it from a layer) and wait for SSH; one retry. `spec`: the
     paths of a layer to restore instead of `layer` (a prepared layer, see below); by
-    default the one `lab.py test` names for this VM in $NSGUARD_LAB_PREPARED, if any."""
+    default the one `lab.py test` names for this VM in $NSGUARD_LAB_PREPARED, if any.
+    `system`: by default the one the VM's name starts with (vm_system)."""
+    system = system or vm_system(name)
     p = build(system=system)
-    spec = spec or prepared_spec_for(name) or (ensure_layer(layer) if layer else None)
+    spec = spec or prepared_spec_for(name) or (ensure_layer(layer, system) if layer else None)
     for attempt in range(1, attempts + 1):
         started = time.time()
         try:
@@ -634,7 +637,7 @@ LAYER_SCRIPTS = {
     # prepare): the stand-in repository, its busybox root filesystem, the pool's runc.
     "ready": "\n".join([
         "set -eux",
-        "test -f /srv/docker-standin/gpg && test -f /srv/busybox-rootfs.tar",
+        "test -f /srv/docker-standin/linux/%(family)s/gpg && test -f /srv/busybox-rootfs.tar",
         # The zip import byte code cache (tests/lab/guest/nsguard_lab_zipcache.py).
         "python3 -m py_compile %s" % ZIPCACHE_GUEST,
         "echo 'import nsguard_lab_zipcache' > %s" % ZIPCACHE_GUEST.replace("_zipcache.py", "-zipcache.pth"),
@@ -662,13 +665,13 @@ LAYER_SCRIPTS = {
         "set -eux",
         "export DEBIAN_FRONTEND=noninteractive",
         "install -d -m 0755 /etc/apt/keyrings",
-        "cp /srv/docker-standin/gpg /etc/apt/keyrings/docker.asc",
-        "printf 'Types: deb\\nURIs: file:///srv/docker-standin\\nSuites: noble\\nComponents: stable\\n"
+        "cp /srv/docker-standin/linux/%(family)s/gpg /etc/apt/keyrings/docker.asc",
+        "printf 'Types: deb\\nURIs: file:///srv/docker-standin/linux/%(family)s\\nSuites: %(suite)s\\nComponents: stable\\n"
         "Signed-By: /etc/apt/keyrings/docker.asc\\n' > /etc/apt/sources.list.d/docker.sources",
         "systemctl mask docker.service docker.socket",
         "apt-get -q update",
         "apt-get -qy install --no-install-recommends docker-ce docker-ce-cli containerd.io"
-        " docker-ce-rootless-extras docker-buildx-plugin docker-compose-plugin",
+        " docker-ce-rootless-extras %(plugins)s",
         APT_CACHE_WARM,
         "test ! -e /var/run/docker.sock",
     ]),
@@ -677,19 +680,38 @@ LAYER_PARENTS = {"ready": None, "docker.io": "ready", "docker-ce": "ready"}
 LAYER_TIMEOUT = 1800
 
 
+def layer_script(name, system=DEFAULT_SYSTEM):
+    """Layer `name`'s script for `system` (its stand-in's path and suite, the plugins its
+    release has)."""
+    spec = SYSTEMS[system]
+    plugins = "docker-buildx-plugin docker-compose-plugin" if "docker-buildx" in spec["pool"] else ""
+    return LAYER_SCRIPTS[name] % {"family": spec["family"], "suite": spec["suite"], "plugins": plugins}
+
+
+def layer_label(name, system=DEFAULT_SYSTEM):
+    """The cache name of layer `name` of `system`: noble's keep their bare names."""
+    return name if system == DEFAULT_SYSTEM else "%s-%s" % (system, name)
+
+
+def vm_system(name):
+    """The system a VM runs, from its name's first part (`bookworm-harden`), else noble's."""
+    system = platform_os(name)
+    return system if system in SYSTEMS else DEFAULT_SYSTEM
+
+
 def qemu_version():
     out = subprocess.run(["qemu-system-x86_64", "--version"], check=True, capture_output=True, text=True).stdout
     return out.splitlines()[0]
 
 
-def layer_uploads(name):
+def layer_uploads(name, system=DEFAULT_SYSTEM):
     """(local file, shell reading it on stdin as root) pairs a layer copies into its VM."""
     if name != "ready":
         return []
     # standin_repo imports this module: import it only here.
     import standin_repo  # pylint: disable=import-outside-toplevel
-    info = standin_repo.build()
-    pool = image_paths()["pool"]
+    info = standin_repo.build(system=system)
+    pool = image_paths(system)["pool"]
     runc = sorted(f for f in os.listdir(pool) if f.startswith("runc_"))[-1]
     return [
         (info["tar"], "tar -x -C /srv -f -"),
@@ -707,21 +729,21 @@ def file_digest(path):
     return h.hexdigest()
 
 
-def layer_hash(name, uploads=None):
+def layer_hash(name, uploads=None, system=DEFAULT_SYSTEM):
     if name not in LAYER_SCRIPTS:
         raise LabError("no layer %r (layers: %s)" % (name, ", ".join(sorted(LAYER_SCRIPTS))))
     parent = LAYER_PARENTS[name]
     h = hashlib.sha256()
-    for part in (LAYER_VERSION, name, LAYER_SCRIPTS[name], str(VM_MEMORY), str(VM_CPUS), qemu_version(),
-                 layer_hash(parent) if parent else recipe_hash()):
+    for part in (LAYER_VERSION, name, layer_script(name, system), str(VM_MEMORY), str(VM_CPUS), qemu_version(),
+                 layer_hash(parent, system=system) if parent else recipe_hash(system)):
         h.update(part.encode() + b"\0")
-    for local, command in (layer_uploads(name) if uploads is None else uploads):
+    for local, command in (layer_uploads(name, system) if uploads is None else uploads):
         h.update(file_digest(local).encode() + b"\0" + command.encode() + b"\0")
     return h.hexdigest()[:16]
 
 
-def layer_paths(name, digest):
-    d = os.path.join(cache_root(), "layers", "%s-%s" % (name, digest))
+def layer_paths(name, digest, system=DEFAULT_SYSTEM):
+    d = os.path.join(cache_root(), "layers", "%s-%s" % (layer_label(name, system), digest))
     return {"name": name, "dir": d, "disk": os.path.join(d, "disk.qcow2"),
             "state": os.path.join(d, "state"), "info": os.path.join(d, "layer.json")}
 
@@ -801,43 +823,53 @@ def store_layer(vm, inst, lp, parent, started):
         shutil.rmtree(work, ignore_errors=True)
 
 
-def ensure_layer(name):
-    """The paths of layer `name`, built first (with its parents) if it is not cached."""
-    uploads = layer_uploads(name)
-    lp = layer_paths(name, layer_hash(name, uploads))
+def ensure_layer(name, system=DEFAULT_SYSTEM):
+    """The paths of layer `name` of `system`, built first (with its parents) if it is not
+    cached."""
+    uploads = layer_uploads(name, system)
+    lp = layer_paths(name, layer_hash(name, uploads, system), system)
     if os.path.exists(lp["info"]):
         return lp
     parent = LAYER_PARENTS[name]
     started = time.time()
-    vm = "layer-" + name.replace(".", "-")
-    log("building layer %s on %s" % (name, "layer " + parent if parent else "a cold boot"))
+    label = layer_label(name, system)
+    vm = "layer-" + label.replace(".", "-")
+    log("building layer %s on %s" % (label, "layer " + parent if parent else "a cold boot"))
     os.makedirs(os.path.dirname(lp["dir"]), exist_ok=True)
     try:
-        inst = up(vm, layer=parent)
+        inst = up(vm, layer=parent, system=system)
         for local, command in uploads:
             with open(local, "rb") as f:
                 ssh_run(inst, command, timeout=LAYER_TIMEOUT, stdin=f)
-        ssh_run(inst, LAYER_SCRIPTS[name] + "\nsync\n", timeout=LAYER_TIMEOUT)
-        store_layer(vm, inst, lp, parent, started)
+        ssh_run(inst, layer_script(name, system) + "\nsync\n", timeout=LAYER_TIMEOUT)
+        store_layer(vm, inst, lp, parent and layer_label(parent, system), started)
     finally:
         down(vm)
-    prune_layers()
-    log("layer %s ready in %.0fs" % (name, time.time() - started))
+    prune_layers(system)
+    log("layer %s ready in %.0fs" % (label, time.time() - started))
     return lp
 
 
-def prune_layers():
-    """Remove cached layers no current recipe names (a rebuilt parent orphans its children,
-    prepared layers included)."""
+# A cached base layer's directory: [<system>-]<layer>-<hash> (noble's have no system part).
+_LAYER_ENTRY = re.compile(r"(?:(%s)-)?(?:%s)-.+" % ("|".join(SYSTEMS), "|".join(map(re.escape, LAYER_SCRIPTS))))
+
+
+def prune_layers(system=DEFAULT_SYSTEM):
+    """Remove the cached layers of `system` that no current recipe names (a rebuilt parent
+    orphans its children), then the prepared layers whose parent is gone. Other systems'
+    layers stay: their hashes would need their images and stand-ins."""
     root = os.path.join(cache_root(), "layers")
-    keep = set("%s-%s" % (name, layer_hash(name)) for name in LAYER_SCRIPTS)
-    for entry in os.listdir(root):
-        if entry in keep or entry.startswith("build-"):
-            continue
-        if entry.startswith(PREPARED_PREFIX) and layer_info(os.path.join(root, entry)).get("parent") in keep:
-            continue
-        log("removing stale layer %s" % entry)
-        shutil.rmtree(os.path.join(root, entry), ignore_errors=True)
+    keep = set("%s-%s" % (layer_label(name, system), layer_hash(name, system=system)) for name in LAYER_SCRIPTS)
+    for entry in sorted(os.listdir(root)):
+        match = _LAYER_ENTRY.fullmatch(entry)
+        if match and (match.group(1) or DEFAULT_SYSTEM) == system and entry not in keep:
+            log("removing stale layer %s" % entry)
+            shutil.rmtree(os.path.join(root, entry), ignore_errors=True)
+    for entry in sorted(os.listdir(root)):
+        parent = layer_info(os.path.join(root, entry)).get("parent")
+        if entry.startswith(PREPARED_PREFIX) and not os.path.isdir(os.path.join(root, str(parent))):
+            log("removing stale layer %s" % entry)
+            shutil.rmtree(os.path.join(root, entry), ignore_errors=True)
 
 
 def layer_info(directory):
@@ -917,10 +949,11 @@ def prepared_plan(scenario):
         raise LabError("scenario %s: cache_prepare needs every platform to have it and a layer" % scenario)
     plan = {}
     for pl in platforms:
-        parent_hash = layer_hash(pl["layer"])
+        system = vm_system(pl["name"])
+        parent_hash = layer_hash(pl["layer"], system=system)
         digest = prepared_hash(scenario, conf, pl, parent_hash)
         lp = layer_paths(PREPARED_PREFIX + pl["name"], digest)
-        lp.update(hash=digest, parent="%s-%s" % (pl["layer"], parent_hash))
+        lp.update(hash=digest, parent="%s-%s" % (layer_label(pl["layer"], system), parent_hash))
         plan[pl["name"]] = lp
     return plan
 
@@ -1253,7 +1286,7 @@ def run_scenario(scenario, molecule, out_dir, may_retry, out=None):
     output and any console go to ``out`` (default: stdout and stderr)."""
     seq, platforms = scenario_sequence(scenario)
     record = {"scenario": scenario, "started": datetime.datetime.now(datetime.timezone.utc).isoformat(),
-              "image": recipe_hash(), "stages": {}, "result": "passed"}
+              "images": {name: recipe_hash(vm_system(name)) for name in platforms}, "stages": {}, "result": "passed"}
     # Each task's wall time, per stage (callback_plugins/task_times.py).
     task_times = os.path.join(out_dir, "%s-tasks.jsonl" % scenario)
     with contextlib.suppress(FileNotFoundError):
@@ -1493,6 +1526,18 @@ def run_lanes(order, molecule, out_dir, lanes):
     return [sc for sc in order if sc in failed]
 
 
+def build_for(scenarios):
+    """Build each image and layer the scenarios' platforms start from that is not cached, one
+    after the other before the lanes start (a build inside a lane would take a core from
+    the other lane's guest, and two lanes could build the same layer)."""
+    needed = sorted(set((vm_system(pl["name"]), pl.get("layer") or "")
+                        for sc in scenarios for pl in scenario_config(sc).get("platforms") or []))
+    for system, layer in needed:
+        build(system=system)
+        if layer:
+            ensure_layer(layer, system)
+
+
 def test_scenarios(scenarios, lanes=1):
     molecule = os.path.join(os.path.dirname(sys.executable), "molecule")
     out_dir = os.path.join(REPO, "tests", "output", "timings")
@@ -1523,14 +1568,14 @@ def main(argv=None):
     sub = ap.add_subparsers(dest="cmd", required=True)
     b = sub.add_parser("build", help="build the base image and the layers if absent (or --force the image)")
     b.add_argument("--force", action="store_true")
-    b.add_argument("--system", choices=sorted(SYSTEMS), default=DEFAULT_SYSTEM,
-                   help="the system to build (layers: %s only, so far)" % DEFAULT_SYSTEM)
+    b.add_argument("--system", choices=sorted(SYSTEMS), default=DEFAULT_SYSTEM, help="the system to build")
     u = sub.add_parser("up", help="boot a VM and wait for SSH; prints the instance as JSON")
     u.add_argument("name")
     u.add_argument("--layer", choices=sorted(LAYER_SCRIPTS),
                    help="restore a prepared layer's saved state instead of booting the base image")
     u.add_argument("--timeout", type=int, default=BOOT_TIMEOUT, help="seconds to wait for SSH per attempt")
-    u.add_argument("--system", choices=sorted(SYSTEMS), default=DEFAULT_SYSTEM, help="boot this system's image")
+    u.add_argument("--system", choices=sorted(SYSTEMS),
+                   help="boot this system's image (default: the one the name starts with, else %s)" % DEFAULT_SYSTEM)
     d = sub.add_parser("down", help="stop VMs and remove their overlays")
     d.add_argument("name", nargs="?")
     d.add_argument("--all", action="store_true")
@@ -1554,8 +1599,7 @@ def main(argv=None):
     try:
         if args.cmd == "build":
             paths = build(force=args.force, system=args.system)
-            if args.system == DEFAULT_SYSTEM:
-                paths["layers"] = {name: ensure_layer(name)["dir"] for name in sorted(LAYER_SCRIPTS)}
+            paths["layers"] = {name: ensure_layer(name, args.system)["dir"] for name in sorted(LAYER_SCRIPTS)}
             print(json.dumps(paths, indent=2))
         elif args.cmd == "up":
             print(json.dumps(up(args.name, args.layer, args.timeout, system=args.system)))
@@ -1578,6 +1622,7 @@ def main(argv=None):
             if not chosen:
                 log("no scenario among %s has a platform on %s" % (" ".join(args.scenarios), " ".join(systems)))
                 return 1
+            build_for(chosen)
             failed = test_scenarios(chosen, lab_lanes())
             if failed:
                 log("FAILED scenarios: %s" % " ".join(failed))

@@ -11,12 +11,16 @@ layout and serves it to the lab VM as a ``file:`` source. The role is pointed at
 through its ordinary variables (engine_repo_url, engine_repo_key_url,
 engine_repo_key_fingerprint); it does not know it is talking to a stand-in.
 
-WHAT: the packages are repackaged (dpkg-deb) from Ubuntu 24.04's own binaries, which the
-lab image build keeps in its ``pool`` (``lab.py paths``): docker.io, containerd, runc,
-rootlesskit, docker-buildx, docker-compose-v2. Ubuntu's docker.io has no rootless scripts,
-so dockerd-rootless-setuptool.sh and dockerd-rootless.sh come from Debian's docker.io
-(``apt-get download docker.io`` on the build host). Files sit at the real packages'
-paths:
+WHAT: one stand-in per lab system (``--system``: noble, jammy, bookworm, trixie), its
+packages repackaged (dpkg-deb) from that distribution's own binaries, which the system's
+lab image build keeps in its ``pool`` (``lab.py paths``): docker.io (and Debian 13's
+separate docker-cli), containerd, runc, rootlesskit, and docker-buildx and
+docker-compose(-v2) where the release has them (Debian 12 has neither, so its stand-in
+has no plugin packages). Debian's docker.io carries the rootless scripts
+(dockerd-rootless-setuptool.sh, dockerd-rootless.sh); Ubuntu's has none, so for Ubuntu they
+come from Debian's docker.io (``apt-get download docker.io`` on the build host). Files sit
+at the real packages' paths (Debian's /usr/sbin binaries and /lib units moved to Docker's
+places, the units' ExecStart with them):
 
   docker-ce                  /usr/bin/dockerd, docker-proxy, docker-init,
                              /lib/systemd/system/docker.service, docker.socket;
@@ -28,29 +32,30 @@ paths:
   docker-buildx-plugin       /usr/libexec/docker/cli-plugins/docker-buildx
   docker-compose-plugin      /usr/libexec/docker/cli-plugins/docker-compose
   docker-ce-rootless-extras  /usr/bin/dockerd-rootless-setuptool.sh, dockerd-rootless.sh,
-                             rootlesskit
+                             rootlesskit, rootlesskit-docker-proxy (where rootlesskit has it)
 
-Versions are in Docker's form (``5:29.1.3-1~ubuntu.24.04~noble`` for the engine packages,
-derived from the Ubuntu binaries' upstream version). docker-ce, docker-ce-cli and
-docker-ce-rootless-extras also exist in an older version (OLDER_ENGINE, the same binaries
-under an older label) so that pinning can be tested. Depends name the Ubuntu libraries
-and packages the original .debs depend on, so apt in the VM pulls them from the Ubuntu
-archive.
+Versions are in Docker's form (``5:29.1.3-1~ubuntu.24.04~noble``,
+``5:20.10.24-1~debian.12~bookworm`` for the engine packages, derived from the binaries'
+upstream version). docker-ce, docker-ce-cli and docker-ce-rootless-extras also exist in an
+older version (OLDER_ENGINE, the same binaries under an older label) so that pinning can be
+tested. Depends name the libraries and packages the original .debs depend on, so apt in
+the VM pulls them from the distribution's archive.
 
-Layout (as Docker's): ``gpg`` (armored public key) at the root, ``dists/noble/InRelease``,
-``Release``, ``Release.gpg``, ``dists/noble/stable/binary-amd64/Packages(.gz)`` and the
-.debs under ``dists/noble/pool/stable/amd64/``. Signed with a throwaway key generated at
+Layout (as Docker's, under the distribution's path ``linux/<family>``, which is what
+engine_repo_url names): ``gpg`` (armored public key), ``dists/<suite>/InRelease``,
+``Release``, ``Release.gpg``, ``dists/<suite>/stable/binary-amd64/Packages(.gz)`` and the
+.debs under ``dists/<suite>/pool/stable/amd64/``. Signed with a throwaway key generated at
 build time (GNUPGHOME in a temporary directory, no passphrase); its fingerprint is
 printed and written to ``fingerprint``.
 
 The result is cached outside the repository under the lab cache
-(``<cache>/standin/<hash>/``), keyed by a hash of the input .debs and of this file, and
-rebuilt when absent. ``repo.tar`` beside it is the same tree as one file, for copying
+(``<cache>/standin/<system>/<hash>/``), keyed by a hash of the system, the input .debs and
+this file, and rebuilt when absent. ``repo.tar`` beside it is the same tree as one file, for copying
 into a VM; ``busybox.tar`` is a root filesystem of Ubuntu's busybox-static (from the same
 pool) for ``docker import``, since the lab has no registry to pull images from.
 
-  standin_repo.py build [--force]   build if needed; print JSON (dir, tar, fingerprint, versions)
-  standin_repo.py info              print the JSON of the cached build (build if absent)
+  standin_repo.py build [--force] [--system S]   build if needed; print JSON (dir, tar, fingerprint, versions)
+  standin_repo.py info [--system S]              print the JSON of the cached build (build if absent)
 """
 
 import argparse
@@ -70,15 +75,19 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 import lab  # noqa: E402  pylint: disable=wrong-import-position
 
-SUITE = "noble"
 COMPONENT = "stable"
 ARCH = "amd64"
-DISTRO_TAG = "ubuntu.24.04~noble"
-#: The older label of the engine packages (same binaries), so pinning can be tested.
-OLDER_ENGINE = "29.0.4"
+#: The older label of the engine packages (same binaries), so pinning can be tested:
+#: noble's as the engine scenario pins it; elsewhere the first release of the engine's
+#: minor version.
+OLDER_ENGINE = {"noble": "29.0.4"}
 MAINTAINER = "nsguard lab stand-in <lab@nsguard.invalid>"
 KEY_UID = "nsguard lab stand-in for Docker's repository <standin@nsguard.invalid>"
-SOURCES = ["docker.io", "containerd", "runc", "rootlesskit", "docker-buildx", "docker-compose-v2"]
+SOURCES = ["docker.io", "containerd", "runc", "rootlesskit"]
+#: Docker's plugins, built where the system's pool has them (Debian 12 has neither as v2).
+PLUGINS = {"docker-buildx": ("docker-buildx-plugin", "/usr/libexec/docker/cli-plugins/docker-buildx"),
+           "docker-compose-v2": ("docker-compose-plugin", "/usr/libexec/docker/cli-plugins/docker-compose"),
+           "docker-compose": ("docker-compose-plugin", "/usr/libexec/docker/cli-plugins/docker-compose")}
 #: There is no registry to pull from: a busybox root filesystem for `docker import`.
 BUSYBOX = "busybox-static"
 RECIPE_VERSION = "1"
@@ -150,13 +159,27 @@ def run(cmd, **kw):
 # --------------------------------------------------------------------------- inputs
 
 def pool_debs(pool):
+    """{package: its .deb in the image's pool}: every SOURCES package and busybox, and the
+    optional ones the pool has (Docker's plugins; Debian 13's separate docker-cli; tini,
+    whose docker-init Debian's docker.io does not carry)."""
     found = {}
-    for name in SOURCES + [BUSYBOX]:
+    for name in SOURCES + [BUSYBOX] + sorted(PLUGINS) + ["docker-cli", "tini"]:
         matches = sorted(f for f in os.listdir(pool) if f.startswith(name + "_") and f.endswith("_amd64.deb"))
-        if not matches:
+        if matches:
+            found[name] = os.path.join(pool, matches[-1])
+        elif name in SOURCES or name == BUSYBOX:
             raise StandinError("%s_*_amd64.deb not found in %s (lab.py build keeps it there)" % (name, pool))
-        found[name] = os.path.join(pool, matches[-1])
     return found
+
+
+def rootless_scripts_deb(debs, cache):
+    """The docker.io .deb that has dockerd-rootless*.sh: the system's own where it ships
+    them (Debian), else Debian's for the build host (Ubuntu's docker.io has none)."""
+    listing = subprocess.run(["dpkg-deb", "--contents", debs["docker.io"]], check=True, capture_output=True,
+                             text=True).stdout
+    if "/contrib/dockerd-rootless-setuptool.sh" in listing:
+        return debs["docker.io"]
+    return debian_docker_io(cache)
 
 
 def debian_docker_io(cache):
@@ -181,11 +204,11 @@ def sha256_file(path):
     return h.hexdigest()
 
 
-def inputs_hash(debs, debian_deb):
-    h = hashlib.sha256(RECIPE_VERSION.encode() + b"\0")
+def inputs_hash(system, debs, scripts_deb):
+    h = hashlib.sha256(RECIPE_VERSION.encode() + b"\0" + system.encode() + b"\0")
     for name in sorted(debs):
         h.update(("%s %s\n" % (os.path.basename(debs[name]), os.path.getsize(debs[name]))).encode())
-    h.update(os.path.basename(debian_deb).encode() + b"\0")
+    h.update(os.path.basename(scripts_deb).encode() + b"\0")
     with open(os.path.abspath(__file__), "rb") as f:
         h.update(f.read())
     return h.hexdigest()[:16]
@@ -277,10 +300,12 @@ def maintainer_scripts(units, docker_group=False):
 
 
 def build_busybox(work, deb, out):
-    """A root filesystem tar of Ubuntu's static busybox with its applet links."""
+    """A root filesystem tar of the distribution's static busybox with its applet links."""
     root = os.path.join(work, "x-busybox")
     run(["dpkg-deb", "-x", deb, root])
     busybox = os.path.join(root, "usr", "bin", "busybox")
+    if not os.path.exists(busybox):  # Debian 12 and Ubuntu 22.04 keep it in /bin
+        busybox = os.path.join(root, "bin", "busybox")
     listing = subprocess.run([busybox, "--list-full"], check=True, capture_output=True, text=True).stdout
     applets = sorted(set(line.strip() for line in listing.splitlines() if line.strip()))
     with tarfile.open(out, "w") as tar:
@@ -304,7 +329,30 @@ def build_busybox(work, deb, out):
     return len(applets)
 
 
-def build_packages(work, out_dir, debs, debian_deb):
+def distro_tag(system):
+    """Docker's version suffix for a system: ubuntu.24.04~noble, debian.12~bookworm."""
+    spec = lab.SYSTEMS[system]
+    return "%s.%s~%s" % (spec["family"], spec["version"], spec["suite"])
+
+
+def older_engine(system, engine):
+    """The older label of the engine packages (see OLDER_ENGINE)."""
+    major, minor = engine.split(".")[:2]
+    return OLDER_ENGINE.get(system, "%s.%s.0" % (major, minor))
+
+
+# Where a file may sit in a distribution's package: Debian keeps dockerd and runc in
+# /usr/sbin and (up to 12) units in /lib; Docker's packages use /usr/bin and /lib.
+def candidate_paths(path):
+    name = os.path.basename(path)
+    if path.startswith("/usr/bin/"):
+        return [path, "/usr/sbin/" + name]
+    if path.startswith("/usr/lib/systemd/system/"):
+        return [path, "/lib/systemd/system/" + name]
+    return [path]
+
+
+def build_packages(work, out_dir, debs, scripts_deb, system):
     x = {}
     for name, deb in debs.items():
         if name == BUSYBOX:
@@ -313,32 +361,47 @@ def build_packages(work, out_dir, debs, debian_deb):
         run(["dpkg-deb", "-x", deb, x[name]])
     contrib = os.path.join(work, "x-debian")
     os.makedirs(contrib)
-    tar = subprocess.Popen(["dpkg-deb", "--fsys-tarfile", debian_deb], stdout=subprocess.PIPE)
+    tar = subprocess.Popen(["dpkg-deb", "--fsys-tarfile", scripts_deb], stdout=subprocess.PIPE)
     run(["tar", "-x", "-C", contrib, "./usr/share/docker.io/contrib/dockerd-rootless-setuptool.sh",
          "./usr/share/docker.io/contrib/dockerd-rootless.sh"], stdin=tar.stdout)
     tar.stdout.close()
     if tar.wait() != 0:
-        raise StandinError("dpkg-deb --fsys-tarfile %s failed" % debian_deb)
+        raise StandinError("dpkg-deb --fsys-tarfile %s failed" % scripts_deb)
 
-    def src(pkg, path):
-        full = os.path.join(x[pkg], path.lstrip("/"))
-        if not os.path.exists(full):
-            raise StandinError("%s has no %s" % (debs[pkg], path))
-        return full
+    def src(pkg, path, alternative=None):
+        """The file at `path` in package `pkg`; a link there (Debian's docker-init ->
+        tini-static) is looked up in package `alternative`."""
+        for candidate in candidate_paths(path):
+            full = os.path.join(x[pkg], candidate.lstrip("/"))
+            if os.path.islink(full) and alternative in x:
+                return src(alternative, os.path.join(os.path.dirname(candidate), os.readlink(full)))
+            if os.path.exists(full):
+                return full
+        raise StandinError("%s has no %s" % (debs[pkg], path))
 
     def tag(version):
-        return "%s-1~%s" % (version, DISTRO_TAG)
+        return "%s-1~%s" % (version, distro_tag(system))
 
+    cli = "docker-cli" if "docker-cli" in debs else "docker.io"
     engine = upstream(control_field(debs["docker.io"], "Version"))
     containerd = upstream(control_field(debs["containerd"], "Version"))
-    buildx = upstream(control_field(debs["docker-buildx"], "Version"))
-    compose = upstream(control_field(debs["docker-compose-v2"], "Version"))
     docker_libs = libraries(debs["docker.io"])
     libc = [d for d in docker_libs if dep_name(d) == "libc6"]
     versions = {"docker-ce": [], "docker-ce-cli": [], "docker-ce-rootless-extras": [],
-                "containerd.io": [tag(containerd)], "docker-buildx-plugin": [tag(buildx)],
-                "docker-compose-plugin": [tag(compose)]}
+                "containerd.io": [tag(containerd)]}
     built = []
+    # Debian's units start /usr/sbin/dockerd; Docker's packages put it in /usr/bin.
+    units = os.path.join(work, "units")
+    os.makedirs(units)
+    for unit in ("docker.service", "docker.socket"):
+        with open(src("docker.io", "/usr/lib/systemd/system/" + unit)) as f:
+            text = f.read().replace("/usr/sbin/dockerd", "/usr/bin/dockerd")
+        with open(os.path.join(units, unit), "w") as f:
+            f.write(text)
+    cli_files = {"/usr/bin/docker": src(cli, "/usr/bin/docker")}
+    completion = os.path.join(x[cli], "usr/share/bash-completion/completions/docker")
+    if os.path.exists(completion):
+        cli_files["/usr/share/bash-completion/completions/docker"] = completion
 
     built.append(build_deb(work, out_dir, "containerd.io", tag(containerd), {
         "/usr/bin/containerd": src("containerd", "/usr/bin/containerd"),
@@ -353,15 +416,21 @@ def build_packages(work, out_dir, debs, debian_deb):
         ("Description", "An open and reliable container runtime (lab stand-in, Ubuntu's binaries)"),
     ], maintainer_scripts(["containerd.service"])))
 
-    for version in (engine, OLDER_ENGINE):
+    rootless_files = {
+        "/usr/bin/dockerd-rootless-setuptool.sh":
+            os.path.join(contrib, "usr/share/docker.io/contrib/dockerd-rootless-setuptool.sh"),
+        "/usr/bin/dockerd-rootless.sh": os.path.join(contrib, "usr/share/docker.io/contrib/dockerd-rootless.sh"),
+        "/usr/bin/rootlesskit": src("rootlesskit", "/usr/bin/rootlesskit"),
+    }
+    # dockerd before 28 publishes ports through it (Docker's rootless extras carried it)
+    proxy = os.path.join(x["rootlesskit"], "usr/bin/rootlesskit-docker-proxy")
+    if os.path.exists(proxy):
+        rootless_files["/usr/bin/rootlesskit-docker-proxy"] = proxy
+    for version in (engine, older_engine(system, engine)):
         full = "5:" + tag(version)
         for pkg in ("docker-ce", "docker-ce-cli", "docker-ce-rootless-extras"):
             versions[pkg].append(full)
-        built.append(build_deb(work, out_dir, "docker-ce-cli", full, {
-            "/usr/bin/docker": src("docker.io", "/usr/bin/docker"),
-            "/usr/share/bash-completion/completions/docker":
-                src("docker.io", "/usr/share/bash-completion/completions/docker"),
-        }, [
+        built.append(build_deb(work, out_dir, "docker-ce-cli", full, cli_files, [
             ("Depends", ", ".join(libc)),
             ("Recommends", "docker-buildx-plugin, docker-compose-plugin"),
             ("Conflicts", "docker (<< 1.5~), docker-engine, docker.io"),
@@ -372,11 +441,11 @@ def build_packages(work, out_dir, debs, debian_deb):
         built.append(build_deb(work, out_dir, "docker-ce", full, {
             "/usr/bin/dockerd": src("docker.io", "/usr/bin/dockerd"),
             "/usr/bin/docker-proxy": src("docker.io", "/usr/bin/docker-proxy"),
-            "/usr/bin/docker-init": src("docker.io", "/usr/bin/docker-init"),
-            "/lib/systemd/system/docker.service": src("docker.io", "/usr/lib/systemd/system/docker.service"),
-            "/lib/systemd/system/docker.socket": src("docker.io", "/usr/lib/systemd/system/docker.socket"),
+            "/usr/bin/docker-init": src("docker.io", "/usr/bin/docker-init", "tini"),
+            "/lib/systemd/system/docker.service": os.path.join(units, "docker.service"),
+            "/lib/systemd/system/docker.socket": os.path.join(units, "docker.socket"),
         }, [
-            ("Depends", ", ".join(["containerd.io (>= 1.7.27)", "docker-ce-cli", "iptables"] + docker_libs)),
+            ("Depends", ", ".join(["containerd.io (>= %s)" % containerd, "docker-ce-cli", "iptables"] + docker_libs)),
             ("Recommends", "apparmor, ca-certificates, docker-ce-rootless-extras, git, libltdl7, pigz, procps, xz-utils"),
             ("Suggests", "aufs-tools, cgroupfs-mount | cgroup-lite"),
             ("Conflicts", "docker (<< 1.5~), docker-engine, docker.io"),
@@ -384,12 +453,7 @@ def build_packages(work, out_dir, debs, debian_deb):
             ("Section", "admin"), ("Priority", "optional"), ("Homepage", "https://www.docker.com"),
             ("Description", "Docker: the open-source application container engine (lab stand-in)"),
         ], maintainer_scripts(["docker.socket", "docker.service"], docker_group=True)))
-        built.append(build_deb(work, out_dir, "docker-ce-rootless-extras", full, {
-            "/usr/bin/dockerd-rootless-setuptool.sh":
-                os.path.join(contrib, "usr/share/docker.io/contrib/dockerd-rootless-setuptool.sh"),
-            "/usr/bin/dockerd-rootless.sh": os.path.join(contrib, "usr/share/docker.io/contrib/dockerd-rootless.sh"),
-            "/usr/bin/rootlesskit": src("rootlesskit", "/usr/bin/rootlesskit"),
-        }, [
+        built.append(build_deb(work, out_dir, "docker-ce-rootless-extras", full, rootless_files, [
             ("Depends", ", ".join(["docker-ce"] + merge_depends(split_depends(control_field(debs["rootlesskit"], "Depends"))))),
             ("Recommends", "slirp4netns (>= 0.4.0)"),
             ("Conflicts", "rootlesskit"), ("Replaces", "rootlesskit"),
@@ -397,21 +461,17 @@ def build_packages(work, out_dir, debs, debian_deb):
             ("Description", "Rootless support for Docker (lab stand-in)"),
         ]))
 
-    built.append(build_deb(work, out_dir, "docker-buildx-plugin", tag(buildx), {
-        "/usr/libexec/docker/cli-plugins/docker-buildx": src("docker-buildx", "/usr/libexec/docker/cli-plugins/docker-buildx"),
-    }, [
-        ("Depends", ", ".join(libraries(debs["docker-buildx"]))),
-        ("Section", "admin"), ("Priority", "optional"), ("Homepage", "https://github.com/docker/buildx"),
-        ("Description", "Docker Buildx cli plugin (lab stand-in)"),
-    ]))
-    built.append(build_deb(work, out_dir, "docker-compose-plugin", tag(compose), {
-        "/usr/libexec/docker/cli-plugins/docker-compose":
-            src("docker-compose-v2", "/usr/libexec/docker/cli-plugins/docker-compose"),
-    }, [
-        ("Depends", ", ".join(libraries(debs["docker-compose-v2"]))),
-        ("Section", "admin"), ("Priority", "optional"), ("Homepage", "https://github.com/docker/compose"),
-        ("Description", "Docker Compose (V2) plugin for the Docker CLI (lab stand-in)"),
-    ]))
+    for source in sorted(PLUGINS):
+        if source not in debs:
+            continue
+        name, path = PLUGINS[source]
+        version = tag(upstream(control_field(debs[source], "Version")))
+        versions[name] = [version]
+        built.append(build_deb(work, out_dir, name, version, {path: src(source, path)}, [
+            ("Depends", ", ".join(libraries(debs[source]))),
+            ("Section", "admin"), ("Priority", "optional"),
+            ("Description", "Docker CLI plugin %s (lab stand-in, the distribution's binary)" % os.path.basename(path)),
+        ]))
     return built, versions
 
 
@@ -427,8 +487,8 @@ def packages_stanza(repo, deb):
         hashlib.sha256(data).hexdigest(), hashlib.sha512(data).hexdigest())
 
 
-def write_index(repo, debs):
-    dist = os.path.join(repo, "dists", SUITE)
+def write_index(repo, debs, suite):
+    dist = os.path.join(repo, "dists", suite)
     binary = os.path.join(dist, COMPONENT, "binary-" + ARCH)
     os.makedirs(binary, exist_ok=True)
     text = "\n".join(packages_stanza(repo, d) for d in sorted(debs)).encode()
@@ -437,14 +497,14 @@ def write_index(repo, debs):
     with gzip.GzipFile(os.path.join(binary, "Packages.gz"), "wb", mtime=0) as f:
         f.write(text)
     with open(os.path.join(binary, "Release"), "w") as f:
-        f.write("Archive: %s\nComponent: %s\nOrigin: Docker\nLabel: Docker\nArchitecture: %s\n" % (SUITE, COMPONENT, ARCH))
+        f.write("Archive: %s\nComponent: %s\nOrigin: Docker\nLabel: Docker\nArchitecture: %s\n" % (suite, COMPONENT, ARCH))
     files = []
     for sub in ("Packages", "Packages.gz", "Release"):
         path = os.path.join(binary, sub)
         with open(path, "rb") as f:
             data = f.read()
         files.append((os.path.relpath(path, dist), data))
-    lines = ["Origin: Docker", "Label: Docker", "Suite: %s" % SUITE, "Codename: %s" % SUITE,
+    lines = ["Origin: Docker", "Label: Docker", "Suite: %s" % suite, "Codename: %s" % suite,
              "Date: %s" % time.strftime("%a, %d %b %Y %H:%M:%S UTC", time.gmtime()),
              "Architectures: %s" % ARCH, "Components: %s" % COMPONENT,
              "Description: lab stand-in for Docker's apt repository"]
@@ -487,22 +547,25 @@ def sign(work, repo, release):
 
 # --------------------------------------------------------------------------- build
 
-def paths():
-    cache = lab.image_paths()["cache"]
-    return cache, lab.image_paths()["pool"]
+def paths(system=lab.DEFAULT_SYSTEM):
+    return lab.image_paths(system)["cache"], lab.image_paths(system)["pool"]
 
 
-def build(force=False):
-    cache, pool = paths()
+def build(force=False, system=lab.DEFAULT_SYSTEM):
+    """The stand-in for `system` (built if absent): Docker's layout for its distribution,
+    linux/<family>/{gpg,dists/<suite>/...}; repo.tar holds that tree as docker-standin/."""
+    cache, pool = paths(system)
+    spec = lab.SYSTEMS[system]
+    suite, url_path = spec["suite"], "linux/" + spec["family"]
     if not os.path.isdir(pool):
-        raise StandinError("%s does not exist: build the lab image first (lab.py build)" % pool)
+        raise StandinError("%s does not exist: build the lab image first (lab.py build --system %s)" % (pool, system))
     for tool in ("dpkg-deb", "gpg", "gpgv", "tar"):
         if not shutil.which(tool):
             raise StandinError("%s not found" % tool)
     debs = pool_debs(pool)
-    debian_deb = debian_docker_io(cache)
-    key = inputs_hash(debs, debian_deb)
-    base = os.path.join(cache, "standin")
+    scripts_deb = rootless_scripts_deb(debs, cache)
+    key = inputs_hash(system, debs, scripts_deb)
+    base = os.path.join(cache, "standin", system)
     target = os.path.join(base, key)
     info_path = os.path.join(target, "info.json")
     if os.path.exists(info_path) and not force:
@@ -513,21 +576,22 @@ def build(force=False):
     work = tempfile.mkdtemp(prefix="build-", dir=base)
     try:
         out = os.path.join(work, "out")
-        repo = os.path.join(out, "repo")
-        pool_dir = os.path.join(repo, "dists", SUITE, "pool", COMPONENT, ARCH)
+        tree = os.path.join(out, "repo")
+        repo = os.path.join(tree, url_path)
+        pool_dir = os.path.join(repo, "dists", suite, "pool", COMPONENT, ARCH)
         os.makedirs(pool_dir)
-        log("repackaging %s into Docker's package names" % ", ".join(SOURCES))
-        built, versions = build_packages(work, pool_dir, debs, debian_deb)
-        release = write_index(repo, built)
+        log("repackaging %s's %s into Docker's package names" % (system, ", ".join(sorted(debs))))
+        built, versions = build_packages(work, pool_dir, debs, scripts_deb, system)
+        release = write_index(repo, built, suite)
         fpr = sign(work, repo, release)
         applets = build_busybox(work, debs[BUSYBOX], os.path.join(out, "busybox.tar"))
         tar_path = os.path.join(out, "repo.tar")
         with tarfile.open(tar_path, "w") as tar:
-            tar.add(repo, arcname="docker-standin")
-        info = {"dir": os.path.join(target, "repo"), "tar": os.path.join(target, "repo.tar"),
-                "tar_root": "docker-standin", "fingerprint": fpr,
-                "busybox_tar": os.path.join(target, "busybox.tar"), "busybox_applets": applets, "suite": SUITE,
-                "component": COMPONENT, "arch": ARCH, "versions": versions,
+            tar.add(tree, arcname="docker-standin")
+        info = {"system": system, "dir": os.path.join(target, "repo", url_path),
+                "tar": os.path.join(target, "repo.tar"), "tar_root": "docker-standin", "url_path": url_path,
+                "fingerprint": fpr, "busybox_tar": os.path.join(target, "busybox.tar"), "busybox_applets": applets,
+                "suite": suite, "component": COMPONENT, "arch": ARCH, "versions": versions,
                 "hash": key, "seconds": round(time.time() - started)}
         with open(os.path.join(out, "info.json"), "w") as f:
             json.dump(info, f, indent=2)
@@ -538,8 +602,13 @@ def build(force=False):
     finally:
         shutil.rmtree(work, ignore_errors=True)
     for name in os.listdir(base):
-        if name not in (key, "debian-docker.io") and not name.startswith("build-"):
+        if name != key and not name.startswith("build-"):
             shutil.rmtree(os.path.join(base, name), ignore_errors=True)
+    # builds of the one-system layout, before <cache>/standin/<system>/
+    top = os.path.dirname(base)
+    for name in os.listdir(top):
+        if name not in lab.SYSTEMS and name != "debian-docker.io":
+            shutil.rmtree(os.path.join(top, name), ignore_errors=True)
     return info
 
 
@@ -548,10 +617,12 @@ def main(argv=None):
     sub = ap.add_subparsers(dest="cmd", required=True)
     b = sub.add_parser("build", help="build the stand-in repository if absent (or --force)")
     b.add_argument("--force", action="store_true")
-    sub.add_parser("info", help="print the cached build's JSON (building it if absent)")
+    i = sub.add_parser("info", help="print the cached build's JSON (building it if absent)")
+    for p in (b, i):
+        p.add_argument("--system", choices=sorted(lab.SYSTEMS), default=lab.DEFAULT_SYSTEM)
     args = ap.parse_args(argv)
     try:
-        info = build(force=getattr(args, "force", False))
+        info = build(force=getattr(args, "force", False), system=args.system)
     except (StandinError, subprocess.CalledProcessError) as exc:
         log("error: %s" % exc)
         return 1

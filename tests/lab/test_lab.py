@@ -73,8 +73,10 @@ def test_scenario_sequences_are_read_from_molecule_yml():
                                             if d not in ("resources",)))
 def test_every_scenario_checks_dry_run_idempotence_and_verifies(scenario):
     seq, _platforms = lab.scenario_sequence(scenario)
-    # check mode on the prepared, unconverged host; then converge, and it again changes nothing
-    assert seq.index("prepare") < seq.index("check") < seq.index("converge") < seq.index("idempotence")
+    # check mode on the prepared (or fresh), unconverged host; then converge, and it again
+    # changes nothing
+    assert seq.index("create") < seq.index("check") < seq.index("converge") < seq.index("idempotence")
+    assert "prepare" not in seq or seq.index("prepare") < seq.index("check")
     assert "verify" in seq
 
 
@@ -382,7 +384,7 @@ def test_run_teed_ends_a_stage_that_outlives_its_bound(monkeypatch, tmp_path):
 
 
 def _no_uploads(monkeypatch):
-    monkeypatch.setattr(lab, "layer_uploads", lambda name: [])
+    monkeypatch.setattr(lab, "layer_uploads", lambda name, system="noble": [])
     monkeypatch.setattr(lab, "qemu_version", lambda: "QEMU emulator version 7.2.22")
 
 
@@ -413,6 +415,20 @@ def test_a_layer_hash_follows_what_it_uploads(monkeypatch, tmp_path):
     assert lab.layer_hash("ready", uploads=[(str(fixture), "tar -x -C /srv -f -")]) != first
 
 
+def test_each_system_has_its_own_layers_and_noble_keeps_its_names(monkeypatch, tmp_path):
+    _no_uploads(monkeypatch)
+    monkeypatch.setenv("NSGUARD_LAB_CACHE", str(tmp_path))
+    assert lab.layer_hash("ready", system="bookworm") != lab.layer_hash("ready")
+    digest = lab.layer_hash("docker-ce", system="bookworm")
+    assert os.path.basename(lab.layer_paths("docker-ce", digest, "bookworm")["dir"]) == "bookworm-docker-ce-" + digest
+    assert os.path.basename(lab.layer_paths("docker-ce", "x", "noble")["dir"]) == "docker-ce-x"
+    # the docker-ce layer installs each system's stand-in, and the plugins its release has
+    bookworm, noble = lab.layer_script("docker-ce", "bookworm"), lab.layer_script("docker-ce", "noble")
+    assert "file:///srv/docker-standin/linux/debian\\nSuites: bookworm" in bookworm
+    assert "docker-buildx-plugin" not in bookworm and "docker-buildx-plugin docker-compose-plugin" in noble
+    assert lab.vm_system("bookworm-harden") == "bookworm" and lab.vm_system("layer-ready") == "noble"
+
+
 def test_every_layer_has_a_parent_that_is_a_layer():
     assert set(lab.LAYER_PARENTS) == set(lab.LAYER_SCRIPTS)
     for parent in lab.LAYER_PARENTS.values():
@@ -427,7 +443,7 @@ def test_every_lab_platform_names_a_layer_that_exists(scenario):
         platforms = yaml.safe_load(f)["platforms"]
     for platform in platforms:
         assert platform.get("layer") in lab.LAYER_SCRIPTS, platform
-        assert lab.platform_os(platform["name"]) == "noble"
+        assert lab.platform_os(platform["name"]) in lab.SYSTEMS
 
 
 def _scenario(repo, name, prepare, platforms):
@@ -443,7 +459,7 @@ def test_a_prepared_layer_hash_follows_the_playbook_what_it_names_and_the_parent
     monkeypatch.setattr(lab, "REPO", str(tmp_path))
     monkeypatch.setenv("NSGUARD_LAB_CACHE", str(tmp_path / "cache"))
     parents = {"docker.io": "p1"}
-    monkeypatch.setattr(lab, "layer_hash", lambda name, uploads=None: parents[name])
+    monkeypatch.setattr(lab, "layer_hash", lambda name, uploads=None, system="noble": parents[name])
     (tmp_path / "tests").mkdir()
     (tmp_path / "tests" / "fixture.sh").write_text("one")
     (tmp_path / "tests" / "only-in-a-comment.sh").write_text("one")
@@ -496,7 +512,7 @@ def test_a_prepare_that_runs_this_collections_code_is_never_cached(monkeypatch, 
 def test_cache_prepare_is_all_platforms_or_none(monkeypatch, tmp_path):
     monkeypatch.setattr(lab, "REPO", str(tmp_path))
     monkeypatch.setenv("NSGUARD_LAB_CACHE", str(tmp_path / "cache"))
-    monkeypatch.setattr(lab, "layer_hash", lambda name, uploads=None: "0123456789abcdef")
+    monkeypatch.setattr(lab, "layer_hash", lambda name, uploads=None, system="noble": "0123456789abcdef")
     _scenario(tmp_path, "none", "[]\n", [{"name": "noble-a", "layer": "ready"}])
     assert lab.prepared_plan("none") == {}
     _scenario(tmp_path, "mixed", "[]\n", [{"name": "noble-b", "layer": "ready", "cache_prepare": True},
@@ -519,7 +535,7 @@ def test_cache_prepare_is_all_platforms_or_none(monkeypatch, tmp_path):
 
 def test_stale_layers_are_pruned_and_prepared_ones_kept_while_their_parent_is(monkeypatch, tmp_path):
     monkeypatch.setenv("NSGUARD_LAB_CACHE", str(tmp_path))
-    monkeypatch.setattr(lab, "layer_hash", lambda name, uploads=None: "h-" + name)
+    monkeypatch.setattr(lab, "layer_hash", lambda name, uploads=None, system="noble": "h-" + name)
     root = tmp_path / "layers"
     entries = {"ready-h-ready": None, "docker.io-h-docker.io": None, "docker-ce-h-docker-ce": None,
                "ready-old": None, "build-ready-x": None,
@@ -530,9 +546,16 @@ def test_stale_layers_are_pruned_and_prepared_ones_kept_while_their_parent_is(mo
         if parent:
             (root / entry / "layer.json").write_text(lab.json.dumps({"parent": parent}))
     (root / "prepared-noble-c-3" / "layer.json").write_text("{not json")
+    # another system's layers (and what is prepared on them) are not noble's to prune
+    for entry, parent in (("bookworm-ready-old", None), ("prepared-bookworm-a-4", "bookworm-ready-old")):
+        (root / entry).mkdir(parents=True)
+        (root / entry / "layer.json").write_text(lab.json.dumps({"parent": parent}))
     lab.prune_layers()
-    kept = ["build-ready-x", "docker-ce-h-docker-ce", "docker.io-h-docker.io", "prepared-noble-a-1", "ready-h-ready"]
+    kept = ["bookworm-ready-old", "build-ready-x", "docker-ce-h-docker-ce", "docker.io-h-docker.io",
+            "prepared-bookworm-a-4", "prepared-noble-a-1", "ready-h-ready"]
     assert sorted(os.listdir(str(root))) == kept
+    lab.prune_layers("bookworm")
+    assert sorted(os.listdir(str(root))) == [e for e in kept if "bookworm" not in e]
 
 
 @pytest.mark.parametrize("scenario", sorted(d for d in os.listdir(os.path.join(lab.REPO, "molecule"))
@@ -761,3 +784,47 @@ def test_an_image_without_its_whole_pool_is_refused(tmp_path):
     for name in ("docker.io_20.10.24+dfsg1-1_amd64.deb", "tini_0.19.0-1_amd64.deb", "partial.txt"):
         (tmp_path / name).write_text("")
     assert lab.missing_pool_packages(str(tmp_path), ["docker.io", "runc", "tini"]) == ["runc"]
+
+
+def _standin():
+    sys.path.insert(0, os.path.dirname(__file__))
+    import standin_repo  # pylint: disable=import-outside-toplevel
+    return standin_repo
+
+
+def test_the_standin_labels_versions_as_docker_does_for_each_system():
+    standin = _standin()
+    assert standin.distro_tag("noble") == "ubuntu.24.04~noble"
+    assert standin.distro_tag("bookworm") == "debian.12~bookworm"
+    assert standin.older_engine("noble", "29.1.3") == "29.0.4"  # as the engine scenario pins it
+    assert standin.older_engine("bookworm", "20.10.24") == "20.10.0"
+    # Debian's dockerd and units sit where Docker's packages do not put them
+    assert standin.candidate_paths("/usr/bin/dockerd") == ["/usr/bin/dockerd", "/usr/sbin/dockerd"]
+    assert standin.candidate_paths("/usr/lib/systemd/system/docker.service")[1] == "/lib/systemd/system/docker.service"
+
+
+def test_the_standin_takes_what_the_pool_has_and_needs_its_sources(tmp_path):
+    standin = _standin()
+    for name in ("docker.io_20.10.24", "containerd_1.6.20", "runc_1.1.5", "rootlesskit_1.1.0",
+                 "busybox-static_1.35.0", "tini_0.19.0"):
+        (tmp_path / (name + "_amd64.deb")).write_bytes(b"")
+    found = standin.pool_debs(str(tmp_path))
+    assert sorted(found) == ["busybox-static", "containerd", "docker.io", "rootlesskit", "runc", "tini"]
+    (tmp_path / "docker-buildx_0.13.1_amd64.deb").write_bytes(b"")
+    assert "docker-buildx" in standin.pool_debs(str(tmp_path))
+    (tmp_path / "runc_1.1.5_amd64.deb").unlink()
+    with pytest.raises(standin.StandinError, match="runc_"):
+        standin.pool_debs(str(tmp_path))
+
+
+def test_what_the_scenarios_start_from_is_built_first_once_each(monkeypatch):
+    configs = {"a": {"platforms": [{"name": "noble-a", "layer": "docker-ce"}]},
+               "b": {"platforms": [{"name": "bookworm-b", "layer": "ready"}, {"name": "noble-b", "layer": "docker-ce"}]},
+               "c": {"platforms": [{"name": "bookworm-c"}]}}
+    built = []
+    monkeypatch.setattr(lab, "scenario_config", lambda scenario: configs[scenario])
+    monkeypatch.setattr(lab, "build", lambda system: built.append(("image", system)))
+    monkeypatch.setattr(lab, "ensure_layer", lambda layer, system: built.append((layer, system)))
+    lab.build_for(["a", "b", "c"])
+    assert built == [("image", "bookworm"), ("image", "bookworm"), ("ready", "bookworm"),
+                     ("image", "noble"), ("docker-ce", "noble")]

@@ -1,14 +1,14 @@
 """Verify the engine role on the lab VM: key, source, pinned packages, service, daemon.json, a container.
 
 The repository is the lab's stand-in for Docker's (tests/lab/standin_repo.py), unpacked in
-the VM at /srv/docker-standin with its key fingerprint beside it.
+the VM at /srv/docker-standin/linux/ubuntu with its key fingerprint beside it.
 """
 
 import json
 
 import pytest
 
-STANDIN = "/srv/docker-standin"
+STANDIN = "/srv/docker-standin/linux/ubuntu"
 KEY = "/etc/apt/keyrings/docker.asc"
 SOURCE = "/etc/apt/sources.list.d/docker.sources"
 PIN = "/etc/apt/preferences.d/docker-engine"
@@ -35,7 +35,7 @@ def test_key_installed_with_expected_fingerprint(host):
 
 def test_deb822_source(host):
     text = host.file(SOURCE).content_string
-    assert "URIs: file:///srv/docker-standin" in text
+    assert "URIs: file:///srv/docker-standin/linux/ubuntu" in text
     assert "Suites: noble" in text
     assert "Components: stable" in text
     assert "Architectures: amd64" in text
@@ -81,7 +81,7 @@ def test_apt_sees_one_clean_source(host):
     cmd = host.run("apt-cache policy")
     assert cmd.rc == 0, cmd.stderr
     assert "Conflicting values" not in cmd.stderr
-    assert cmd.stdout.count("file:/srv/docker-standin") == 1, cmd.stdout
+    assert cmd.stdout.count("file:/srv/docker-standin/linux/ubuntu") == 1, cmd.stdout
 
 
 def test_both_versions_available_older_pinned(host):
