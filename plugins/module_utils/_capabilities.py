@@ -160,17 +160,37 @@ def normalize_cap(name):
     return 'CAP_' + name
 
 
-def docker_caps(privileged=False, cap_add=None, cap_drop=None):
+#: What Docker 20.10 leaves out of "all" (privileged, --cap-add ALL): moby#41563 held
+#: them back while runc did not know them; Docker 23.0 gives them again.
+HELD_BACK_BEFORE_23 = frozenset(('CAP_PERFMON', 'CAP_BPF', 'CAP_CHECKPOINT_RESTORE'))
+
+
+def daemon_all_caps(server_version=None):
+    """Every capability a daemon of ``server_version`` (ServerVersion, e.g. '20.10.24+dfsg1')
+    gives for "all": without the three of HELD_BACK_BEFORE_23 before Docker 23.0; all of
+    them for a newer or unknown version."""
+    try:
+        major = int(str(server_version or '').split('.', 1)[0])
+    except ValueError:
+        major = None
+    if major is not None and major < 23:
+        return frozenset(ALL_CAPABILITIES) - HELD_BACK_BEFORE_23
+    return frozenset(ALL_CAPABILITIES)
+
+
+def docker_caps(privileged=False, cap_add=None, cap_drop=None, server_version=None):
     """The capability set Docker gives a container's root (bounding set), from HostConfig's
     Privileged, CapAdd and CapDrop, as moby's TweakCapabilities computes it: privileged ->
     all; ALL added -> all but those dropped; ALL dropped -> only those added; else the
-    default set minus those dropped plus those added. Sorted names."""
+    default set minus those dropped plus those added. "All" is what the daemon's version
+    gives (daemon_all_caps). Sorted names."""
+    every = daemon_all_caps(server_version)
     if privileged:
-        return sorted(ALL_CAPABILITIES)
+        return sorted(every)
     adds = [normalize_cap(c) for c in cap_add or ()]
     drops = [normalize_cap(c) for c in cap_drop or ()]
     if 'ALL' in adds:
-        caps = set(ALL_CAPABILITIES) - set(drops)
+        caps = set(every) - set(drops)
     elif 'ALL' in drops:
         caps = set(adds)
     else:

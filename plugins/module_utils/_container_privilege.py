@@ -352,7 +352,7 @@ def _api_namespace(kind, host_config, daemon_mode):
 
 def container_evidence(inspect=None, status_text=None, uid_map_text=None, namespaces=None,
                        init_namespaces=None, mounts=None, init_mounts=None, daemon_mode='unknown',
-                       apparmor_label=None, socket_hits=None):
+                       apparmor_label=None, socket_hits=None, server_version=None):
     """The facts of one running container from what could be read.
 
     ``inspect``: GET /containers/{id}/json, or None when the API did not answer;
@@ -360,7 +360,8 @@ def container_evidence(inspect=None, status_text=None, uid_map_text=None, namesp
     (None when unreadable); ``namespaces``, ``init_namespaces``: {kind: link text} of its
     /proc/<pid>/ns/* and PID 1's; ``mounts``: parse_mountinfo of its mountinfo, with PID 1's
     ``init_mounts`` to name host paths; ``apparmor_label``: /proc/<pid>/attr/current text;
-    ``socket_hits``: mount_scan.match_namespace's hits (Docker sockets by inode).
+    ``socket_hits``: mount_scan.match_namespace's hits (Docker sockets by inode);
+    ``server_version``: the daemon's ServerVersion (what "all capabilities" means).
     Returns a flat dict of facts with ``sources`` ({fact: 'proc' | 'mountinfo' |
     'engine_api' | 'engine_api+mountinfo' | 'daemon_mode' | None}) and ``disagreements``
     (the API said one thing, /proc another; /proc's is kept).
@@ -440,7 +441,8 @@ def container_evidence(inspect=None, status_text=None, uid_map_text=None, namesp
 
     # Privileged, capabilities, seccomp, AppArmor, no_new_privs.
     status = status or {}
-    full_set = status.get('cap_bnd') is not None and _capabilities.ALL_CAPABILITIES <= set(status['cap_bnd'])
+    every = _capabilities.daemon_all_caps(server_version)
+    full_set = status.get('cap_bnd') is not None and every <= set(status['cap_bnd'])
     proc_privileged = (full_set and status.get('seccomp') == 'disabled') if status.get('cap_bnd') is not None \
         else None
     if api is not None:
@@ -449,7 +451,8 @@ def container_evidence(inspect=None, status_text=None, uid_map_text=None, namesp
         ev['privileged'], sources['privileged'] = proc_privileged, 'proc' if proc_privileged is not None else None
     granted = None
     if api is not None:
-        granted = _capabilities.docker_caps(ev['privileged'], host_config.get('CapAdd'), host_config.get('CapDrop'))
+        granted = _capabilities.docker_caps(ev['privileged'], host_config.get('CapAdd'), host_config.get('CapDrop'),
+                                            server_version)
     api_effective = None
     if granted is not None:
         api_effective = granted if ev['runs_as_root'] else ([] if ev['runs_as_root'] is False else None)

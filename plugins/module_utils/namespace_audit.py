@@ -211,7 +211,7 @@ def decide_mode(evidence):
 # --------------------------------------------------------------------------------------
 
 
-def evaluate_container(item, daemon_mode, container_proc=None, init_user_ns=None, host=None):
+def evaluate_container(item, daemon_mode, container_proc=None, init_user_ns=None, host=None, server_version=None):
     """One running container -> its user namespace facts and its privilege verdict.
 
     ``item`` is an entry of GET /containers/json with the inspect result under
@@ -219,7 +219,8 @@ def evaluate_container(item, daemon_mode, container_proc=None, init_user_ns=None
     host's namespace (so a rootless daemon's nested map shows host ids directly): at least
     {'user_ns', 'uid_map'}, with 'status', 'namespaces', 'mounts', 'apparmor' and
     'socket_hits' for the verdict; None when it could not be read. ``host`` is PID 1's
-    {'namespaces', 'mounts'} (_host_view).
+    {'namespaces', 'mounts'} (_host_view). ``server_version``: the daemon's ServerVersion
+    (Docker before 23.0 gives privileged containers three capabilities fewer).
     """
     inspect = item.get('Inspect') or {}
     host_config = inspect.get('HostConfig') or {}
@@ -261,7 +262,8 @@ def evaluate_container(item, daemon_mode, container_proc=None, init_user_ns=None
         namespaces=container_proc.get('namespaces') or ({'user': user_ns} if user_ns else None),
         init_namespaces=host.get('namespaces') or ({'user': init_user_ns} if init_user_ns else None),
         mounts=container_proc.get('mounts'), init_mounts=host.get('mounts'), daemon_mode=daemon_mode,
-        apparmor_label=container_proc.get('apparmor'), socket_hits=container_proc.get('socket_hits'))
+        apparmor_label=container_proc.get('apparmor'), socket_hits=container_proc.get('socket_hits'),
+        server_version=server_version)
     verdict = _container_privilege.container_verdict(evidence, daemon_mode)
     return {
         'id': (item.get('Id') or inspect.get('Id') or '')[:12],
@@ -655,7 +657,8 @@ def run_audit(fs, query_api=True, timeout=DEFAULT_TIMEOUT, query=query_daemon,
             if same_pidns and isinstance(pid, int) and pid > 0:
                 host = host or _host_view(fs, daemons)
                 cproc = _container_proc(fs, pid, host)
-            containers.append(evaluate_container(item, report['mode'], cproc, init_ns.get('user'), host))
+            containers.append(evaluate_container(item, report['mode'], cproc, init_ns.get('user'), host,
+                                                 report['server_version']))
             if cproc and cproc['directories_truncated']:
                 containers[-1]['directories_truncated'] = cproc['directories_truncated']
         report['containers'] = containers

@@ -160,3 +160,15 @@ def test_status_fields_missing_or_malformed_are_none():
     empty = caps.parse_status_security(None)
     assert set(empty.values()) == {None} and len(empty) == 8
     assert caps.parse_status_security('Seccomp:\t7\nNoNewPrivs:\tx\n')['seccomp'] is None
+
+
+@pytest.mark.parametrize('version, held_back', [
+    ('20.10.24+dfsg1', True), ('20.10.7', True), ('23.0.0', False), ('29.1.3', False),
+    (None, False), ('', False), ('dev', False)])
+def test_docker_before_23_holds_three_capabilities_back_from_all(version, held_back):
+    # moby#41563: Docker 20.10's privileged and --cap-add ALL leave out PERFMON, BPF and
+    # CHECKPOINT_RESTORE (seen on Debian 12's docker.io 20.10.24 in the lab)
+    every = set(caps.docker_caps(True, None, None, version))
+    assert (caps.HELD_BACK_BEFORE_23 & every == set()) is held_back
+    assert every | caps.HELD_BACK_BEFORE_23 == set(caps.CAPABILITIES)
+    assert set(caps.docker_caps(False, ['ALL'], ['SYS_ADMIN'], version)) == every - {'CAP_SYS_ADMIN'}

@@ -674,3 +674,22 @@ def test_property_verdicts_and_privileged_monotonic(case):
     severities = [f['severity'] for f in cp.container_findings('p', privileged, verdict, mode)
                   if f['id'] == 'container-privileged']
     assert severities == ['low' if privileged['acts_on_host'] is False else 'critical']
+
+
+def test_a_privileged_container_of_docker_20_10_lacks_three_capabilities_and_that_agrees():
+    # Seen on Debian 12's docker.io 20.10.24: privileged gives every capability but PERFMON,
+    # BPF and CHECKPOINT_RESTORE (moby#41563), and /proc shows exactly that.
+    held_back = _capabilities.encode_caps(_capabilities.HELD_BACK_BEFORE_23)
+    every = int('1ffffffffff', 16) & ~int(held_back, 16)
+    status = re.sub(r'(?m)^(Cap(?:Inh|Prm|Eff|Bnd|Amb)):\t[0-9a-f]+$',
+                    lambda m: '%s:\t%016x' % (m.group(1), every if m.group(1) in ('CapPrm', 'CapEff', 'CapBnd') else 0),
+                    fixture_text('status_privileged'))
+    kwargs = scenario_inputs('privileged', 'default')
+    kwargs['status_text'] = _with_user(status, 0, fixture_text(MODES['default'][1]))
+    old = cp.container_evidence(server_version='20.10.24+dfsg1', **kwargs)
+    assert old['disagreements'] == [] and old['sources']['capabilities'] == 'proc'
+    assert not set(old['capabilities']) & _capabilities.HELD_BACK_BEFORE_23 and 'CAP_SYS_ADMIN' in old['capabilities']
+    assert cp.container_verdict(old, 'default')['verdict'] == 'host-root'
+    # a daemon of 23.0 or later would have given them: the same /proc disagrees with it
+    new = cp.container_evidence(server_version='29.1.3', **kwargs)
+    assert sorted(d['fact'] for d in new['disagreements']) == ['bounding_capabilities', 'capabilities']
