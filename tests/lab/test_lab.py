@@ -353,7 +353,7 @@ def test_on_vm_bounds_its_wait_and_reports_failures(monkeypatch, tmp_path):
     (tmp_path / "instance.json").write_text('{"instance": "vm1", "port": 1}')
     monkeypatch.setattr(lab, "instance_dir", lambda name: str(tmp_path))
     # a stand-in for ssh: the remote command it is given lands in $0, unused
-    monkeypatch.setattr(lab, "ssh_base", lambda inst: ["sh", "-c", "sleep 5"])
+    monkeypatch.setattr(lab, "ssh_base", lambda inst: ["sh", "-c", "sleep 600"])
     with pytest.raises(lab.LabError, match="did not finish in 1s"):
         lab.on_vm("vm1", "true", timeout=1)
     monkeypatch.setattr(lab, "ssh_base", lambda inst: ["sh", "-c", "echo refused >&2; exit 3"])

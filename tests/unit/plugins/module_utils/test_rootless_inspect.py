@@ -22,6 +22,7 @@ import pytest
 
 from ansible_collections.nsguard.docker.plugins.module_utils import _rootless_inspect as ri
 
+from audit_helpers import fakehost
 from rootless_helpers import ROOTLESS_INFO, FakeHost
 
 SYSCTL = '/etc/sysctl.d/99-nsguard-rootless.conf'
@@ -189,14 +190,14 @@ def sock_path():
 
 def test_engine_info_reads_the_daemons_answer(sock_path):
     FakeDaemon(sock_path, http('200 OK', json.dumps(ROOTLESS_INFO)))
-    assert ri.engine_info(sock_path) == ROOTLESS_INFO
+    assert ri.engine_info(sock_path, timeout=fakehost.ANSWER_WAIT) == ROOTLESS_INFO
 
 
 @pytest.mark.parametrize('response', [http('500 Internal Server Error', '{}'), b'garbage', http('200 OK', 'not json'),
                                       http('200 OK', '[1, 2]'), b''])
 def test_a_socket_that_does_not_answer_properly_is_not_answering(sock_path, response):
     FakeDaemon(sock_path, response)
-    assert ri.engine_info(sock_path, timeout=2) is None
+    assert ri.engine_info(sock_path, timeout=fakehost.ANSWER_WAIT) is None
 
 
 def test_no_socket_is_not_answering(sock_path):

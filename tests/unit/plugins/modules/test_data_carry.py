@@ -64,7 +64,7 @@ class Engine(object):
                 conn.close()
 
     def handle(self, conn):
-        conn.settimeout(5)
+        conn.settimeout(fakehost.ANSWER_WAIT)
         data = b''
         while b'\r\n\r\n' not in data:
             data += conn.recv(65536)
@@ -121,6 +121,7 @@ def test_brownfield_info_lists_and_plans(sockdir, monkeypatch, capsys, tmp_path)
                                                                         str(tmp_path / 'root')))
     with Engine(sock, routes) as engine:
         result = run_module(brownfield_info, {'socket': sock, 'targets': ['userns-remap'], 'carry_images': True,
+                                              'timeout': fakehost.ANSWER_WAIT,
                                               'stage_dir': str(tmp_path / 'stage')}, capsys)
     assert result['_rc'] == 0 and result['changed'] is False
     assert all(method == 'GET' for method, _path, _body in engine.requests)
