@@ -48,6 +48,10 @@ _UBUNTU_INCLUDE = ["ubuntu-keyring", "systemd-sysv", "udev", "kmod", "dbus", "ap
 _DEBIAN_INCLUDE = ["debian-archive-keyring", "systemd-sysv", "udev", "kmod", "dbus", "apt-utils"]
 # What a small server has (apparmor matters: it carries the rootlesskit profile where the
 # system has one).
+# Ubuntu's .debs kept beside the image for test fixtures: the stand-in for Docker's apt
+# repository is repackaged from these, and busybox-static makes local test images.
+_UBUNTU_POOL = ["docker.io", "containerd", "runc", "rootlesskit", "docker-buildx", "docker-compose-v2",
+                "tini", "busybox-static"]
 _COMMON_PACKAGES = ["initramfs-tools", "openssh-server", "sudo", "python3", "python3-apt", "libpam-systemd",
                     "iproute2", "ca-certificates", "gnupg", "apparmor", "procps", "less", "netbase"]
 SYSTEMS = {
@@ -62,10 +66,7 @@ SYSTEMS = {
         "packages": ["linux-image-virtual", "initramfs-tools", "openssh-server", "sudo", "python3",
                      "python3-apt", "systemd-resolved", "libpam-systemd", "iproute2", "ca-certificates",
                      "gnupg", "apparmor", "procps", "less", "netbase"],
-        # .debs kept beside the image for test fixtures: the stand-in for Docker's apt
-        # repository is repackaged from these, and busybox-static makes local test images.
-        "pool": ["docker.io", "containerd", "runc", "rootlesskit", "docker-buildx", "docker-compose-v2",
-                 "tini", "busybox-static"],
+        "pool": _UBUNTU_POOL,
     },
     "jammy": {
         "family": "ubuntu", "version": "22.04", "suite": "jammy", "debootstrap_script": "gutsy",
@@ -73,8 +74,7 @@ SYSTEMS = {
         "components": ["main", "universe"], "include": _UBUNTU_INCLUDE,
         # jammy's systemd still carries resolved
         "packages": ["linux-image-virtual"] + _COMMON_PACKAGES,
-        "pool": ["docker.io", "containerd", "runc", "rootlesskit", "docker-buildx", "docker-compose-v2",
-                 "tini", "busybox-static"],
+        "pool": _UBUNTU_POOL,
     },
     "bookworm": {
         "family": "debian", "version": "12", "suite": "bookworm", "debootstrap_script": None,

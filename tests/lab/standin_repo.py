@@ -548,7 +548,8 @@ def sign(work, repo, release):
 # --------------------------------------------------------------------------- build
 
 def paths(system=lab.DEFAULT_SYSTEM):
-    return lab.image_paths(system)["cache"], lab.image_paths(system)["pool"]
+    p = lab.image_paths(system)
+    return p["cache"], p["pool"]
 
 
 def build(force=False, system=lab.DEFAULT_SYSTEM):

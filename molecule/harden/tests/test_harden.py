@@ -5,6 +5,10 @@ it; the report says what changed."""
 import json
 import os
 import shlex
+import sys
+
+sys.path.insert(0, os.path.join(os.environ["MOLECULE_PROJECT_DIRECTORY"], "tests", "integration"))
+from lab_host import range_start  # noqa: E402
 
 IMAGE = "nsguard/busybox:test"
 OLD_VOLUME = "/var/lib/docker/volumes/webdata/_data"
@@ -18,14 +22,6 @@ def as_vagrant(host, command):
         " HOME=/home/vagrant sh -c %s" % (uid, uid, shlex.quote(command)))
     assert r.rc == 0, (command, r.stdout, r.stderr)
     return r.stdout.rstrip("\n")
-
-
-def range_start(host, path, owner):
-    for line in host.file(path).content_string.splitlines():
-        name, start, _count = line.split(":")
-        if name == owner:
-            return int(start)
-    raise AssertionError("no range of %s in %s" % (owner, path))
 
 
 def test_rootful_daemon_is_remapped(host):

@@ -12,6 +12,7 @@ import pytest
 PROJECT = os.environ["MOLECULE_PROJECT_DIRECTORY"]
 sys.path.insert(0, os.path.join(PROJECT, "tests", "integration"))
 import container_privilege  # noqa: E402
+from lab_host import range_start  # noqa: E402
 
 IMAGE = container_privilege.IMAGE
 MAKE_IMAGE = os.path.join(PROJECT, "tests", "integration", "busybox-image.sh")
@@ -29,14 +30,6 @@ def as_user(host, command):
     r = run_as_user(host, command)
     assert r.rc == 0, (command, r.stdout, r.stderr)
     return r.stdout.rstrip("\n")
-
-
-def range_start(host, path, owner):
-    for line in host.file(path).content_string.splitlines():
-        name, start, _count = line.split(":")
-        if name == owner:
-            return int(start)
-    raise AssertionError("no range of %s in %s" % (owner, path))
 
 
 @pytest.fixture(scope="module")
