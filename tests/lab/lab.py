@@ -1499,7 +1499,7 @@ def run_lanes(order, molecule, out_dir, lanes):
             path = os.path.join(out_dir, "%s.log" % scenario)
             try:
                 with open(path, "w", errors="replace") as out:
-                    outcome = run_with_retry(scenario, molecule, out_dir, out=out)
+                    outcome = built_and_run(scenario, molecule, out_dir, out)
             except Exception as e:  # pylint: disable=broad-exception-caught  # a lane must report, not vanish
                 outcome = "failed"
                 log("lane %d: scenario %s: %s" % (number, scenario, e))
@@ -1526,16 +1526,48 @@ def run_lanes(order, molecule, out_dir, lanes):
     return [sc for sc in order if sc in failed]
 
 
+# One lock per system (its image, stand-in and layers): a lane that needs what another
+# lane is building waits for it. A system whose build failed is not built again in the run.
+_BUILD_LOCKS = {}
+_BUILD_FAILED = {}
+
+
+def _build_lock(system):
+    with _LOCK:
+        return _BUILD_LOCKS.setdefault(system, threading.Lock())
+
+
 def build_for(scenarios):
-    """Build each image and layer the scenarios' platforms start from that is not cached, one
-    after the other before the lanes start (a build inside a lane would take a core from
-    the other lane's guest, and two lanes could build the same layer)."""
+    """Build each image and layer the scenarios' platforms start from that is not cached.
+    Each lane calls it for its next scenario (built_and_run), so a build, which keeps one
+    core busy, runs beside the other lane's guest instead of before the lanes with the
+    other core idle; two lanes never build the same system at once."""
     needed = sorted(set((vm_system(pl["name"]), pl.get("layer") or "")
                         for sc in scenarios for pl in scenario_config(sc).get("platforms") or []))
     for system, layer in needed:
-        build(system=system)
-        if layer:
-            ensure_layer(layer, system)
+        with _build_lock(system):
+            if system in _BUILD_FAILED:
+                raise LabError("%s's image or layers failed to build earlier in this run: %s"
+                               % (system, _BUILD_FAILED[system]))
+            try:
+                build(system=system)
+                if layer:
+                    ensure_layer(layer, system)
+            except Exception as e:
+                _BUILD_FAILED[system] = str(e)[-500:]
+                raise
+
+
+def built_and_run(scenario, molecule, out_dir, out=None):
+    """One scenario, after what its platforms start from is built; a failed build fails it
+    (with the reason in its output) and leaves the other scenarios to run."""
+    try:
+        build_for([scenario])
+    except Exception as e:  # pylint: disable=broad-exception-caught  # the scenario reports it
+        (out or sys.stdout).write("building what scenario %s starts from failed: %s\n" % (scenario, e))
+        log("scenario %s: not run, its build failed: %s" % (scenario, e))
+        return "failed"
+    return run_with_retry(scenario, molecule, out_dir, out=out)
 
 
 def test_scenarios(scenarios, lanes=1):
@@ -1550,7 +1582,7 @@ def test_scenarios(scenarios, lanes=1):
             log("%d lanes, in this order: %s" % (lanes, " ".join(order)))
             failed = run_lanes(order, molecule, out_dir, lanes)
         else:
-            failed = [sc for sc in scenarios if run_with_retry(sc, molecule, out_dir) != "passed"]
+            failed = [sc for sc in scenarios if built_and_run(sc, molecule, out_dir) != "passed"]
     finally:
         # As before, a destroy that fails after its VMs are down does not fail the run.
         wait_destroys()
@@ -1622,7 +1654,6 @@ def main(argv=None):
             if not chosen:
                 log("no scenario among %s has a platform on %s" % (" ".join(args.scenarios), " ".join(systems)))
                 return 1
-            build_for(chosen)
             failed = test_scenarios(chosen, lab_lanes())
             if failed:
                 log("FAILED scenarios: %s" % " ".join(failed))

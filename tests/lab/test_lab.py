@@ -192,6 +192,7 @@ def test_run_teed_ends_a_run_whose_guest_died(capfd, tmp_path):
 def test_a_scenario_is_retried_once_after_a_guest_crash(monkeypatch, tmp_path):
     monkeypatch.setattr(lab, "digest_path", lambda: str(tmp_path / "lab-failures.txt"))
     monkeypatch.setattr(lab, "REPO", str(tmp_path))
+    monkeypatch.setattr(lab, "build_for", lambda scenarios: None)   # all cached
     outcomes = iter(["retry", "passed", "retry", "retry", "failed"])
     seen = []
 
@@ -238,6 +239,7 @@ def test_lanes_run_scenarios_side_by_side_and_print_each_whole(monkeypatch, tmp_
     monkeypatch.setattr(lab, "digest_path", lambda: str(tmp_path / "lab-failures.txt"))
     monkeypatch.setattr(lab, "image_paths", lambda: {"timings": str(tmp_path / "timings.jsonl")})
     monkeypatch.setattr(lab, "REPO", str(tmp_path))
+    monkeypatch.setattr(lab, "build_for", lambda scenarios: None)   # all cached
     running, most = set(), []
     # Each pair meets at the barrier: one lane at a time would break it (after a bound).
     both_lanes = threading.Barrier(2, timeout=120)
@@ -262,6 +264,41 @@ def test_lanes_run_scenarios_side_by_side_and_print_each_whole(monkeypatch, tmp_
         block = printed.split("===== scenario %s " % sc)[1].split("=====", 2)
         assert block[1].strip().splitlines() == ["%s line %d" % (sc, n) for n in range(3)]
     assert "===== scenario b (lane" in printed and ": failed =====" in printed
+
+
+def test_lanes_build_what_their_scenario_needs_one_system_at_a_time(monkeypatch, tmp_path, capsys):
+    monkeypatch.setattr(lab, "digest_path", lambda: str(tmp_path / "lab-failures.txt"))
+    monkeypatch.setattr(lab, "image_paths", lambda: {"timings": str(tmp_path / "timings.jsonl")})
+    monkeypatch.setattr(lab, "REPO", str(tmp_path))
+    monkeypatch.setattr(lab, "_BUILD_LOCKS", {})
+    monkeypatch.setattr(lab, "_BUILD_FAILED", {})
+    configs = {"a": {"platforms": [{"name": "noble-a", "layer": "docker-ce"}]},
+               "b": {"platforms": [{"name": "noble-b", "layer": "ready"}]},
+               "c": {"platforms": [{"name": "bookworm-c", "layer": "ready"}]},
+               "d": {"platforms": [{"name": "bookworm-d", "layer": "ready"}]}}
+    monkeypatch.setattr(lab, "scenario_config", lambda scenario: configs[scenario])
+    spans, lock = [], threading.Lock()
+
+    def build(system):
+        started = time.monotonic()
+        time.sleep(0.2)   # long enough for the other lane to ask for the same system
+        with lock:
+            spans.append((system, started, time.monotonic()))
+        if system == "bookworm":
+            raise lab.LabError("debootstrap failed")
+    monkeypatch.setattr(lab, "build", build)
+    monkeypatch.setattr(lab, "ensure_layer", lambda layer, system: None)
+    ran = []
+    monkeypatch.setattr(lab, "run_scenario",
+                        lambda scenario, molecule, out_dir, may_retry, out=None: ran.append(scenario) or "passed")
+    assert lab.test_scenarios(["a", "b", "c", "d"], lanes=2) == ["c", "d"]
+    assert sorted(ran) == ["a", "b"]
+    assert [system for system, _s, _e in spans].count("bookworm") == 1   # not built again after it failed
+    noble = sorted((s, e) for system, s, e in spans if system == "noble")
+    assert len(noble) == 2 and noble[0][1] <= noble[1][0]   # one build of a system at a time
+    printed = capsys.readouterr().out
+    assert "debootstrap failed" in printed.split("===== scenario c ")[1].split("=====", 2)[1]
+    assert "failed to build earlier in this run" in printed.split("===== scenario d ")[1].split("=====", 2)[1]
 
 
 def test_an_interrupt_ends_the_running_stages_and_starts_no_other(monkeypatch):
