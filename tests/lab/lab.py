@@ -46,12 +46,12 @@ REPO = os.path.dirname(os.path.dirname(HERE))
 # vagrant user. Only what differs between the systems is here.
 _UBUNTU_INCLUDE = ["ubuntu-keyring", "systemd-sysv", "udev", "kmod", "dbus", "apt-utils"]
 _DEBIAN_INCLUDE = ["debian-archive-keyring", "systemd-sysv", "udev", "kmod", "dbus", "apt-utils"]
-# What a small server has (apparmor matters: it carries the rootlesskit profile where the
-# system has one).
 # Ubuntu's .debs kept beside the image for test fixtures: the stand-in for Docker's apt
 # repository is repackaged from these, and busybox-static makes local test images.
 _UBUNTU_POOL = ["docker.io", "containerd", "runc", "rootlesskit", "docker-buildx", "docker-compose-v2",
                 "tini", "busybox-static"]
+# What a small server has (apparmor matters: it carries the rootlesskit profile where the
+# system has one).
 _COMMON_PACKAGES = ["initramfs-tools", "openssh-server", "sudo", "python3", "python3-apt", "libpam-systemd",
                     "iproute2", "ca-certificates", "gnupg", "apparmor", "procps", "less", "netbase"]
 SYSTEMS = {
