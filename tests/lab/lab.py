@@ -1466,6 +1466,20 @@ def past_totals(path):
     return totals
 
 
+# The scenarios' wall times shipped with the lab, for a machine whose cache has no history.
+REFERENCE_TOTALS = os.path.join(HERE, "scenario-totals.json")
+
+
+def scenario_totals(history, reference=REFERENCE_TOTALS):
+    """Each scenario's expected wall time: its last passed run in the timings history at
+    ``history``, else the shipped reference at ``reference`` (a cold machine has no history,
+    and without it its lanes would take the scenarios in name order, the longest last)."""
+    with open(reference) as f:
+        totals = {name: float(seconds) for name, seconds in json.load(f)["totals"].items()}
+    totals.update(past_totals(history))
+    return totals
+
+
 def longest_first(scenarios, totals):
     """The scenarios in the order lanes take them: longest last run first (so that no lane
     is left with a long one at the end), a scenario never run before first of all (its time
@@ -1494,7 +1508,7 @@ def run_lanes(order, molecule, out_dir, lanes):
             with _LOCK:
                 if not queue:
                     return
-                scenario = queue.pop(0)
+                scenario = next_scenario(queue)
             log("lane %d: scenario %s" % (number, scenario))
             path = os.path.join(out_dir, "%s.log" % scenario)
             try:
@@ -1530,6 +1544,29 @@ def run_lanes(order, molecule, out_dir, lanes):
 # lane is building waits for it. A system whose build failed is not built again in the run.
 _BUILD_LOCKS = {}
 _BUILD_FAILED = {}
+_BUILDING = set()   # the systems a lane is building now (under _LOCK)
+
+
+def scenario_systems(scenario):
+    """The systems of a scenario's platforms; none when its molecule.yml cannot be read
+    (its run reports why)."""
+    try:
+        platforms = scenario_config(scenario).get("platforms") or []
+    except Exception:  # pylint: disable=broad-exception-caught  # reported by the scenario's run
+        return set()
+    return {vm_system(pl["name"]) for pl in platforms}
+
+
+def next_scenario(queue):
+    """Take from ``queue`` the scenario a free lane runs next (the caller holds _LOCK): the
+    first one that needs no system another lane is building now, so that the lane builds or
+    runs something else meanwhile instead of waiting idle for that build (in a cold run
+    both lanes otherwise meet at noble's image and layers); the first of all if every one
+    does."""
+    for i, scenario in enumerate(queue):
+        if not scenario_systems(scenario) & _BUILDING:
+            return queue.pop(i)
+    return queue.pop(0)
 
 
 def _build_lock(system):
@@ -1549,6 +1586,8 @@ def build_for(scenarios):
             if system in _BUILD_FAILED:
                 raise LabError("%s's image or layers failed to build earlier in this run: %s"
                                % (system, _BUILD_FAILED[system]))
+            with _LOCK:
+                _BUILDING.add(system)
             try:
                 build(system=system)
                 if layer:
@@ -1556,6 +1595,9 @@ def build_for(scenarios):
             except Exception as e:
                 _BUILD_FAILED[system] = str(e)[-500:]
                 raise
+            finally:
+                with _LOCK:
+                    _BUILDING.discard(system)
 
 
 def built_and_run(scenario, molecule, out_dir, out=None):
@@ -1578,7 +1620,7 @@ def test_scenarios(scenarios, lanes=1):
         os.remove(digest_path())
     try:
         if lanes > 1 and len(scenarios) > 1:
-            order = longest_first(scenarios, past_totals(image_paths()["timings"]))
+            order = longest_first(scenarios, scenario_totals(image_paths()["timings"]))
             log("%d lanes, in this order: %s" % (lanes, " ".join(order)))
             failed = run_lanes(order, molecule, out_dir, lanes)
         else:

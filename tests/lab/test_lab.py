@@ -221,6 +221,69 @@ def test_lanes_take_the_longest_scenarios_first_and_unknown_ones_before_all(tmp_
     assert lab.past_totals(str(tmp_path / "absent")) == {}
 
 
+def test_a_machine_without_history_orders_the_lanes_by_the_shipped_totals(tmp_path):
+    reference = tmp_path / "scenario-totals.json"
+    reference.write_text(json.dumps({"about": "", "totals": {"rootless": 1300, "subids": 170, "engine": 950}}))
+    history = tmp_path / "timings.jsonl"
+    assert lab.scenario_totals(str(history), str(reference)) == {"rootless": 1300.0, "subids": 170.0,
+                                                                  "engine": 950.0}
+    assert lab.longest_first(["subids", "engine", "rootless"], lab.scenario_totals(str(history), str(reference))) == [
+        "rootless", "engine", "subids"]
+    history.write_text(json.dumps({"scenario": "subids", "result": "passed", "total": 2000.0}) + "\n")
+    assert lab.scenario_totals(str(history), str(reference))["subids"] == 2000.0   # the history wins
+    # The shipped file names every scenario the CI runs.
+    shipped = lab.scenario_totals(str(tmp_path / "absent"))
+    scenarios = [d for d in os.listdir(os.path.join(lab.REPO, "molecule"))
+                 if os.path.exists(os.path.join(lab.REPO, "molecule", d, "molecule.yml"))
+                 and d not in ("default",)]
+    assert sorted(shipped) == sorted(scenarios)
+
+
+def test_a_free_lane_takes_a_scenario_whose_system_no_lane_is_building(monkeypatch):
+    configs = {"a": {"platforms": [{"name": "noble-a", "layer": "docker-ce"}]},
+               "b": {"platforms": [{"name": "noble-b", "layer": "ready"}]},
+               "c": {"platforms": [{"name": "bookworm-c", "layer": "ready"}]},
+               "d": {"platforms": [{"name": "bookworm-d"}, {"name": "noble-d"}]}}
+
+    def scenario_config(scenario):
+        if scenario == "broken":
+            raise OSError("no molecule.yml")
+        return configs[scenario]
+    monkeypatch.setattr(lab, "scenario_config", scenario_config)
+    monkeypatch.setattr(lab, "_BUILDING", {"noble"})
+    queue = ["a", "b", "d", "c"]
+    assert lab.next_scenario(queue) == "c" and queue == ["a", "b", "d"]
+    assert lab.next_scenario(queue) == "a" and queue == ["b", "d"]   # every one waits: the first
+    monkeypatch.setattr(lab, "_BUILDING", set())
+    assert lab.next_scenario(queue) == "b"
+    queue = ["a", "broken"]
+    monkeypatch.setattr(lab, "_BUILDING", {"noble"})
+    assert lab.next_scenario(queue) == "broken"   # taken, and its run reports the error
+
+
+def test_a_system_counts_as_building_only_while_a_lane_builds_it(monkeypatch):
+    monkeypatch.setattr(lab, "_BUILD_LOCKS", {})
+    monkeypatch.setattr(lab, "_BUILD_FAILED", {})
+    monkeypatch.setattr(lab, "_BUILDING", set())
+    monkeypatch.setattr(lab, "scenario_config",
+                        lambda scenario: {"platforms": [{"name": "jammy-%s" % scenario, "layer": "ready"}]})
+    seen = []
+    monkeypatch.setattr(lab, "build", lambda system: seen.append(("image", set(lab._BUILDING))))  # pylint: disable=protected-access
+    monkeypatch.setattr(lab, "ensure_layer",
+                        lambda layer, system: seen.append((layer, set(lab._BUILDING))))  # pylint: disable=protected-access
+    lab.build_for(["x"])
+    assert seen == [("image", {"jammy"}), ("ready", {"jammy"})]
+    assert lab._BUILDING == set()  # pylint: disable=protected-access
+
+    def fails(system):
+        raise lab.LabError("debootstrap failed")
+    monkeypatch.setattr(lab, "build", fails)
+    monkeypatch.setattr(lab, "_BUILD_FAILED", {})
+    with pytest.raises(lab.LabError, match="debootstrap failed"):
+        lab.build_for(["x"])
+    assert lab._BUILDING == set()  # pylint: disable=protected-access
+
+
 def test_the_number_of_lanes_comes_from_the_environment(monkeypatch):
     monkeypatch.setenv("NSGUARD_LAB_LANES", "1")
     assert lab.lab_lanes() == 1
@@ -272,6 +335,7 @@ def test_lanes_build_what_their_scenario_needs_one_system_at_a_time(monkeypatch,
     monkeypatch.setattr(lab, "REPO", str(tmp_path))
     monkeypatch.setattr(lab, "_BUILD_LOCKS", {})
     monkeypatch.setattr(lab, "_BUILD_FAILED", {})
+    monkeypatch.setattr(lab, "_BUILDING", set())
     configs = {"a": {"platforms": [{"name": "noble-a", "layer": "docker-ce"}]},
                "b": {"platforms": [{"name": "noble-b", "layer": "ready"}]},
                "c": {"platforms": [{"name": "bookworm-c", "layer": "ready"}]},
