@@ -225,10 +225,9 @@ def test_a_machine_without_history_orders_the_lanes_by_the_shipped_totals(tmp_pa
     reference = tmp_path / "scenario-totals.json"
     reference.write_text(json.dumps({"about": "", "totals": {"rootless": 1300, "subids": 170, "engine": 950}}))
     history = tmp_path / "timings.jsonl"
-    assert lab.scenario_totals(str(history), str(reference)) == {"rootless": 1300.0, "subids": 170.0,
-                                                                  "engine": 950.0}
-    assert lab.longest_first(["subids", "engine", "rootless"], lab.scenario_totals(str(history), str(reference))) == [
-        "rootless", "engine", "subids"]
+    totals = lab.scenario_totals(str(history), str(reference))
+    assert totals == {"rootless": 1300.0, "subids": 170.0, "engine": 950.0}
+    assert lab.longest_first(["subids", "engine", "rootless"], totals) == ["rootless", "engine", "subids"]
     history.write_text(json.dumps({"scenario": "subids", "result": "passed", "total": 2000.0}) + "\n")
     assert lab.scenario_totals(str(history), str(reference))["subids"] == 2000.0   # the history wins
     # The shipped file names every scenario the CI runs.
