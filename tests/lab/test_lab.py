@@ -730,6 +730,14 @@ def test_the_zip_import_cache_refuses_a_directory_others_can_write(monkeypatch, 
     assert code.co_filename == "/tmp/a/m.py" and os.listdir(cache) == []
 
 
+def test_the_zip_import_cache_checks_its_directory_once_per_user(monkeypatch):
+    zc = _load_zipcache(monkeypatch)
+    seen = []
+    monkeypatch.setattr(zc, "private_dir", lambda path: seen.append(path) or "/nowhere")
+    assert zc._cache_dir() == zc._cache_dir() == "/nowhere"
+    assert seen == ["/var/tmp/nsguard-lab-pyc-%d" % os.geteuid()]
+
+
 def test_guest_reference_runs_the_workload_and_never_fails_a_run(monkeypatch):
     seen = []
 

@@ -17,8 +17,15 @@ _compile = zipimport._compile_source
 _WRITE = not sys.flags.dont_write_bytecode  # PYTHONDONTWRITEBYTECODE, python -B
 
 
+_DIRS = {}
+
+
 def _cache_dir():
-    return private_dir("/var/tmp/nsguard-lab-pyc-%d" % os.geteuid())
+    # Checked once per process and user: a module run imports about 120 files from its zip.
+    uid = os.geteuid()
+    if uid not in _DIRS:
+        _DIRS[uid] = private_dir("/var/tmp/nsguard-lab-pyc-%d" % uid)
+    return _DIRS[uid]
 
 
 def private_dir(path):
@@ -50,7 +57,9 @@ def _cached_compile(pathname, source):
     try:
         fd = os.open(entry, os.O_RDONLY | os.O_NOFOLLOW)
         with os.fdopen(fd, "rb") as f:
-            return marshal.load(f)
+            # Not marshal.load(f): it reads the file in a call per object, 4 ms a file
+            # under TCG against 0.6 ms for one read (0.4 s of each module run).
+            return marshal.loads(f.read())
     except (OSError, EOFError, ValueError, TypeError):
         pass
     code = _compile(pathname, source)
