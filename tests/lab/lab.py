@@ -632,6 +632,14 @@ LAB_ARCHIVE_PACKAGES = ["ca-certificates", "python3-debian", "uidmap", "dbus-use
 # call rebuilds it from the lists (about 20 s under TCG). `apt-get clean` would delete it
 # and the fetched .debs, so no layer calls it.
 APT_CACHE_WARM = "apt-cache gencaches && test -s /var/cache/apt/pkgcache.bin"
+# apt's lists of the archive, cut by the `ready` layer to the packages fetched, installed
+# or kept in the pool and what they need (tests/lab/guest/nsguard_lab_apt_lists.py): each
+# apt task walks every package of the lists, 5-9 s of it under TCG with the whole archive.
+APT_LISTS_LOCAL = os.path.join(os.path.dirname(os.path.abspath(__file__)), "guest", "nsguard_lab_apt_lists.py")
+APT_LISTS_GUEST = "/usr/local/lib/nsguard_lab_apt_lists.py"
+# Only the Docker source: an update of the archive would fetch its whole lists again.
+APT_UPDATE_DOCKER_SOURCE = ("apt-get -q update -o Dir::Etc::SourceList=/etc/apt/sources.list.d/docker.sources"
+                            " -o Dir::Etc::SourceParts=- -o APT::Get::List-Cleanup=false")
 LAYER_SCRIPTS = {
     # Booted and settled, with the fixtures copied in once (not by Ansible in each
     # prepare): the stand-in repository, its busybox root filesystem, the pool's runc.
@@ -649,7 +657,13 @@ LAYER_SCRIPTS = {
         # grown old still finds its exact versions here instead of asking the archive.
         "apt-get -qy install --download-only %s" % " ".join(LAB_ARCHIVE_PACKAGES),
         "apt-get -qy install --download-only docker.io",
+        "python3 %s /var/lib/apt/lists /var/lib/dpkg/status /var/cache/apt/archives %%(pool)s" % APT_LISTS_GUEST,
+        # Translated descriptions are never read here; no later update fetches them again.
+        "echo 'Acquire::Languages \"none\";' > /etc/apt/apt.conf.d/90nsguard-lab-languages",
         APT_CACHE_WARM,
+        # The cut lists still resolve everything the layer fetched.
+        "apt-get -qs install %s >/dev/null" % " ".join(LAB_ARCHIVE_PACKAGES),
+        "apt-get -qs install docker.io >/dev/null",
     ]),
     # The distribution's docker.io with its rootful daemon running (audit, userns_remap).
     "docker.io": "\n".join([
@@ -669,7 +683,7 @@ LAYER_SCRIPTS = {
         "printf 'Types: deb\\nURIs: file:///srv/docker-standin/linux/%(family)s\\nSuites: %(suite)s\\nComponents: stable\\n"
         "Signed-By: /etc/apt/keyrings/docker.asc\\n' > /etc/apt/sources.list.d/docker.sources",
         "systemctl mask docker.service docker.socket",
-        "apt-get -q update",
+        APT_UPDATE_DOCKER_SOURCE,
         "apt-get -qy install --no-install-recommends docker-ce docker-ce-cli containerd.io"
         " docker-ce-rootless-extras %(plugins)s",
         APT_CACHE_WARM,
@@ -685,7 +699,8 @@ def layer_script(name, system=DEFAULT_SYSTEM):
     release has)."""
     spec = SYSTEMS[system]
     plugins = "docker-buildx-plugin docker-compose-plugin" if "docker-buildx" in spec["pool"] else ""
-    return LAYER_SCRIPTS[name] % {"family": spec["family"], "suite": spec["suite"], "plugins": plugins}
+    return LAYER_SCRIPTS[name] % {"family": spec["family"], "suite": spec["suite"], "plugins": plugins,
+                                  "pool": " ".join(spec["pool"])}
 
 
 def layer_label(name, system=DEFAULT_SYSTEM):
@@ -718,6 +733,7 @@ def layer_uploads(name, system=DEFAULT_SYSTEM):
         (info["busybox_tar"], "cat > /srv/busybox-rootfs.tar"),
         (os.path.join(pool, runc), "install -d /srv/lab-pool && cat > /srv/lab-pool/runc.deb"),
         (ZIPCACHE_LOCAL, "cat > %s" % ZIPCACHE_GUEST),
+        (APT_LISTS_LOCAL, "cat > %s" % APT_LISTS_GUEST),
     ]
 
 

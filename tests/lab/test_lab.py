@@ -738,6 +738,95 @@ def test_the_zip_import_cache_checks_its_directory_once_per_user(monkeypatch):
     assert seen == ["/var/tmp/nsguard-lab-pyc-%d" % os.geteuid()]
 
 
+def _load_apt_lists():
+    spec = importlib.util.spec_from_file_location("apt_lists", lab.APT_LISTS_LOCAL)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+_PACKAGES = """Package: seed
+Version: 1
+Pre-Depends: pre (>= 2)
+Depends: either | or:any, needs-virtual,
+ wrapped (<< 3)
+Recommends: recommended
+Description: the seed
+ .
+ with a description of two paragraphs
+
+Package: pre
+Version: 2
+
+Package: either
+Version: 1
+
+Package: or
+Version: 1
+
+Package: provider
+Provides: needs-virtual (= 1), other-virtual
+Version: 1
+
+Package: wrapped
+Version: 1
+
+Package: recommended
+Depends: deep
+
+Package: deep
+Version: 1
+
+Package: unrelated
+Depends: pre
+"""
+
+
+def test_the_apt_lists_keep_what_a_seed_needs_in_any_alternative_and_drop_the_rest():
+    al = _load_apt_lists()
+    assert al.names("a (>= 1) | b:any, c,\n d [amd64]") == ["a", "b", "c", "d"]
+    index = al.build_index([_PACKAGES])
+    assert index["providers"] == {"needs-virtual": ["provider"], "other-virtual": ["provider"]}
+    keep = al.closure(index, ["seed", "not-in-the-lists"])
+    assert keep - {"not-in-the-lists"} == {
+        "seed", "pre", "either", "or", "provider", "wrapped", "recommended", "deep", "needs-virtual"}
+    out = al.trimmed(_PACKAGES, keep)
+    assert "Package: unrelated" not in out and out.count("Package: ") == 8
+    # kept stanzas are byte for byte what apt wrote, the description's " ." line with them
+    assert out.startswith(_PACKAGES.split("\n\nPackage: pre", maxsplit=1)[0] + "\n\nPackage: pre\n")
+    assert al.trimmed(_PACKAGES, set()) == ""
+
+
+def test_the_apt_lists_are_cut_in_place_and_translations_dropped(tmp_path):
+    al = _load_apt_lists()
+    lists, archives = tmp_path / "lists", tmp_path / "archives"
+    lists.mkdir()
+    archives.mkdir()
+    (lists / "mirror_dists_x_main_binary-amd64_Packages").write_text(_PACKAGES)
+    (lists / "mirror_dists_x_main_i18n_Translation-en").write_text("Package: seed\n")
+    (lists / "mirror_dists_x_InRelease").write_text("signed")
+    (archives / "recommended_1_amd64.deb").write_bytes(b"")
+    status = tmp_path / "status"
+    status.write_text("Package: pre\nStatus: install ok installed\n\n"
+                      "Package: unrelated\nStatus: deinstall ok config-files\n")
+    assert al.installed(status.read_text()) == {"pre"}
+    al.main(str(lists), str(status), str(archives), ["wrapped"])
+    assert sorted(os.listdir(lists)) == ["mirror_dists_x_InRelease", "mirror_dists_x_main_binary-amd64_Packages"]
+    text = (lists / "mirror_dists_x_main_binary-amd64_Packages").read_text()
+    assert [line for line in text.splitlines() if line.startswith("Package:")] == [
+        "Package: pre", "Package: wrapped", "Package: recommended", "Package: deep"]
+
+
+def test_the_ready_layer_cuts_the_lists_after_its_fetch_and_the_docker_ce_layer_keeps_them():
+    ready = lab.layer_script("ready", "trixie").splitlines()
+    cut = [i for i, line in enumerate(ready) if lab.APT_LISTS_GUEST in line]
+    assert len(cut) == 1 and ready[cut[0]].endswith(" ".join(lab.SYSTEMS["trixie"]["pool"]))
+    assert max(i for i, line in enumerate(ready) if "--download-only" in line) < cut[0]
+    assert ready.index(lab.APT_CACHE_WARM) > cut[0]
+    for name in lab.LAYER_SCRIPTS:
+        assert "apt-get -q update\n" not in lab.layer_script(name) + "\n" or name == "ready", name
+
+
 def test_guest_reference_runs_the_workload_and_never_fails_a_run(monkeypatch):
     seen = []
 
